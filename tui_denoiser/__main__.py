@@ -1,0 +1,3 @@
+from tui_denoiser.cli import main
+
+raise SystemExit(main())

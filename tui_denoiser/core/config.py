@@ -1,0 +1,188 @@
+"""Configuration dataclasses for the model, training and sampling.
+
+Pure Python (no torch) so the app's form validation and the CLI can check values before torch has
+loaded. Every ``validate()`` raises :class:`ConfigError` with one line naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from tui_denoiser.core.errors import ConfigError
+
+DATASETS = ("mnist", "fashion-mnist")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+NORMS = ("batch", "group")
+PARAMETERIZATIONS = ("direct", "edm")
+# How training draws noise levels:
+#   discrete-batch: one step t of T per batch, sigma = t/T (the original recipe)
+#   discrete:       one step t per sample
+#   continuous:     sigma ~ U(0, 1] per sample
+#   edm:            log-normal sigma per sample (EDM, Karras et al. 2022), with EDM's loss weighting
+NOISE_MODES = ("discrete-batch", "discrete", "continuous", "edm")
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+
+
+class _Config:
+    """Shared dict round trip for the config dataclasses (checkpoints store them as plain dicts)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        if not isinstance(data, dict):
+            raise ConfigError(f"{cls.__name__} must be a mapping, got {type(data).__name__}")
+        known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"{cls.__name__} has no field {unknown[0]!r}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        config = cls(**values)
+        config.validate()  # type: ignore[attr-defined]
+        return config
+
+    def replace(self, **changes: Any):
+        config = dataclasses.replace(self, **changes)  # type: ignore[type-var]
+        config.validate()
+        return config
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Config):
+    """Everything needed to rebuild a :class:`ConditionalDenoiser` from a checkpoint alone.
+
+    The defaults are the original design: 64-d label embedding, a plain conv encoder/decoder with
+    BatchNorm, no skip connections, and the network output taken directly as the clean image.
+    """
+
+    num_classes: int = 10
+    embed_dim: int = 64
+    channels: tuple[int, int, int] = (32, 64, 128)
+    norm: str = "batch"
+    skip_connections: bool = False
+    res_blocks: int = 0
+    parameterization: str = "direct"
+    sigma_data: float = 0.6162  # std of MNIST scaled to [-1, 1]; used by the EDM parameterization
+
+    def validate(self) -> None:
+        _check(_is_int(self.num_classes) and 2 <= self.num_classes <= 1000,
+               f"num_classes must be an integer in 2..1000, got {self.num_classes!r}")
+        _check(_is_int(self.embed_dim) and 1 <= self.embed_dim <= 4096,
+               f"embed_dim must be an integer in 1..4096, got {self.embed_dim!r}")
+        _check(isinstance(self.channels, tuple) and len(self.channels) == 3
+               and all(_is_int(c) and 1 <= c <= 4096 for c in self.channels),
+               f"channels must be three integers in 1..4096, got {self.channels!r}")
+        _check(self.norm in NORMS, f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
+        if self.norm == "group":
+            _check(all(c % 8 == 0 for c in self.channels),
+                   f"group norm needs channels divisible by 8, got {self.channels!r}")
+        _check(isinstance(self.skip_connections, bool), "skip_connections must be true or false")
+        _check(_is_int(self.res_blocks) and 0 <= self.res_blocks <= 8,
+               f"res_blocks must be an integer in 0..8, got {self.res_blocks!r}")
+        _check(self.parameterization in PARAMETERIZATIONS,
+               f"parameterization must be one of {', '.join(PARAMETERIZATIONS)}, got {self.parameterization!r}")
+        _check(_is_number(self.sigma_data) and self.sigma_data > 0,
+               f"sigma_data must be a positive number, got {self.sigma_data!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Config):
+    """A training run. Defaults are the original recipe: batch 128, Adam 1e-4, StepLR(10, 0.5), 30 epochs,
+    T=10 steps, one noise level t/T per batch, plain MSE to the clean image."""
+
+    dataset: str = "mnist"
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-4
+    steps: int = 10  # T: the number of noise levels sigma_t = t/T
+    step_size: int = 10  # StepLR step, in epochs
+    gamma: float = 0.5
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = False
+    max_steps: int | None = None  # stop after this many optimizer steps (smoke runs)
+    noise: str = "discrete-batch"
+    sigma_max: float = 1.0  # largest training noise level (edm: the sampler's starting level)
+    sigma_min: float = 0.002  # smallest noise level the edm sampler visits
+    p_mean: float = -1.2  # edm log-normal noise distribution
+    p_std: float = 1.2
+    label_dropout: float = 0.0  # classifier-free guidance: share of labels replaced by the null label
+    ema_decay: float = 0.0  # 0 turns EMA off
+    channels_last: bool = False
+    preview: bool = True  # sample one image of each digit at every epoch end
+
+    def validate(self) -> None:
+        _check(self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        _check(_is_int(self.epochs) and 1 <= self.epochs <= 10_000,
+               f"epochs must be an integer in 1..10000, got {self.epochs!r}")
+        _check(_is_int(self.batch_size) and 1 <= self.batch_size <= 65_536,
+               f"batch size must be an integer in 1..65536, got {self.batch_size!r}")
+        _check(_is_number(self.lr) and 0 < self.lr <= 1, f"lr must be a number in (0, 1], got {self.lr!r}")
+        _check(_is_int(self.steps) and 1 <= self.steps <= 1000,
+               f"steps must be an integer in 1..1000, got {self.steps!r}")
+        _check(_is_int(self.step_size) and 1 <= self.step_size <= 10_000,
+               f"step size must be an integer in 1..10000, got {self.step_size!r}")
+        _check(_is_number(self.gamma) and 0 < self.gamma <= 1,
+               f"gamma must be a number in (0, 1], got {self.gamma!r}")
+        _check(_is_int(self.seed) and 0 <= self.seed < 2**63, f"seed must be a non-negative integer, got {self.seed!r}")
+        _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        _check(isinstance(self.bf16, bool), "bf16 must be true or false")
+        _check(self.max_steps is None or (_is_int(self.max_steps) and self.max_steps >= 1),
+               f"max steps must be a positive integer, got {self.max_steps!r}")
+        _check(self.noise in NOISE_MODES, f"noise must be one of {', '.join(NOISE_MODES)}, got {self.noise!r}")
+        _check(_is_number(self.sigma_max) and 0 < self.sigma_max <= 1000,
+               f"sigma_max must be a number in (0, 1000], got {self.sigma_max!r}")
+        _check(_is_number(self.sigma_min) and 0 < self.sigma_min < self.sigma_max,
+               f"sigma_min must be a positive number below sigma_max, got {self.sigma_min!r}")
+        _check(_is_number(self.p_mean), f"p_mean must be a number, got {self.p_mean!r}")
+        _check(_is_number(self.p_std) and self.p_std > 0, f"p_std must be a positive number, got {self.p_std!r}")
+        _check(_is_number(self.label_dropout) and 0 <= self.label_dropout < 1,
+               f"label dropout must be a number in [0, 1), got {self.label_dropout!r}")
+        _check(_is_number(self.ema_decay) and 0 <= self.ema_decay < 1,
+               f"ema decay must be a number in [0, 1), got {self.ema_decay!r}")
+        _check(isinstance(self.channels_last, bool), "channels_last must be true or false")
+        _check(isinstance(self.preview, bool), "preview must be true or false")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named pair of model and training configs."""
+
+    name: str
+    description: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+RECIPES: dict[str, Recipe] = {
+    "original": Recipe(
+        "original",
+        "The original design: plain encoder/decoder, one noise level t/T per batch, sigma up to 1.",
+    ),
+    "edm": Recipe(
+        "edm",
+        "EDM preconditioning (c_skip/c_out/c_in), log-normal sigma up to 80, U-Net skips, GroupNorm, "
+        "EMA and label dropout for classifier-free guidance.",
+        model=ModelConfig(channels=(64, 128, 128), norm="group", skip_connections=True, res_blocks=1,
+                          parameterization="edm"),
+        train=TrainConfig(batch_size=256, lr=1e-3, epochs=60, step_size=20, gamma=0.5, noise="edm",
+                          sigma_max=80.0, sigma_min=0.002, label_dropout=0.1, ema_decay=0.999),
+    ),
+}

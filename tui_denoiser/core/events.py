@@ -1,0 +1,124 @@
+"""What the trainer reports, as small dataclasses handed to a callback.
+
+Plain Python (no torch): the app turns each into a Textual message, the CLI into a progress bar, and
+``watch`` reads them back from a run's ``metrics.jsonl``. ``to_json``/``event_from_json`` are that
+round trip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class TrainEvent:
+    kind = "event"
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["kind"] = self.kind
+        return data
+
+
+@dataclass
+class RunStarted(TrainEvent):
+    """Sent once before the first step: what runs, where, and from which epoch/step."""
+
+    kind = "started"
+    run_dir: str
+    device: str
+    device_name: str
+    epochs: int
+    steps_per_epoch: int
+    start_epoch: int  # 0-based epoch the run (re)starts at
+    global_step: int
+    lr_schedule: list[float]  # the learning rate of every epoch, as StepLR will set it
+    model_config: dict[str, Any]
+    train_config: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)  # earlier epochs, when resumed
+
+
+@dataclass
+class StepUpdate(TrainEvent):
+    """Throttled (a few per second): the latest training loss and speed."""
+
+    kind = "step"
+    epoch: int  # 0-based
+    step_in_epoch: int  # 1-based steps done in this epoch
+    steps_per_epoch: int
+    global_step: int
+    loss: float  # mean over the steps since the last update
+    lr: float
+    images_per_s: float
+    elapsed_s: float
+    eta_s: float
+    gpu_memory_mb: float | None = None
+
+
+@dataclass
+class EpochEnd(TrainEvent):
+    kind = "epoch"
+    epoch: int  # 0-based epoch just finished
+    epochs: int
+    global_step: int
+    train_loss: float
+    val_loss: float
+    lr: float  # the learning rate used in this epoch
+    next_lr: float
+    elapsed_s: float
+    eta_s: float
+    images_per_s: float
+    # One generated image per class (0..9), uint8 28x28 nested lists, 0 = background; None if off.
+    preview: list[list[list[int]]] | None = None
+
+
+@dataclass
+class CheckpointSaved(TrainEvent):
+    kind = "checkpoint"
+    path: str
+    epoch: int  # epochs completed in the file
+    global_step: int
+    reason: str  # "epoch", "stop", "signal"
+
+
+@dataclass
+class Warning_(TrainEvent):
+    kind = "warning"
+    message: str
+
+
+@dataclass
+class Finished(TrainEvent):
+    kind = "finished"
+    epochs_done: int
+    global_step: int
+    elapsed_s: float
+    stopped: bool  # True when stopped early by the stop event / max_steps
+    last_checkpoint: str | None
+    final_train_loss: float | None = None
+    final_val_loss: float | None = None
+
+
+@dataclass
+class Failed(TrainEvent):
+    kind = "failed"
+    message: str  # one line
+    last_checkpoint: str | None = None
+
+
+EVENT_TYPES: dict[str, type[TrainEvent]] = {
+    cls.kind: cls for cls in (RunStarted, StepUpdate, EpochEnd, CheckpointSaved, Warning_, Finished, Failed)
+}
+
+
+def event_from_json(data: dict[str, Any]) -> TrainEvent:
+    """Rebuild an event written by ``TrainEvent.to_json`` (unknown kinds raise ValueError)."""
+    data = dict(data)
+    kind = data.pop("kind", None)
+    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
