@@ -1,0 +1,205 @@
+"""Checkpoints: one self-describing file per save, written atomically, read with ``weights_only=True``.
+
+A checkpoint holds a format tag and version, the model and train configs (so the model is rebuilt
+from the file alone), weights (and EMA weights), optimizer and scheduler state, the epoch/step
+position, RNG states and the per-epoch metric history. Nothing in it is a pickled object, so loading
+never runs code; any file that is not such a checkpoint is refused with one line.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import torch
+
+from tui_denoiser.core.config import ModelConfig, TrainConfig
+from tui_denoiser.core.errors import CheckpointError, ConfigError, TrainingError
+from tui_denoiser.core.model import ConditionalDenoiser
+
+FORMAT = "denoiser-tui-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` to ``path`` atomically: temp file in the same folder, fsync, rename.
+
+    A crash or a full disk at any point leaves the previous file at ``path`` intact. A full disk
+    raises :class:`TrainingError` with one line.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "version": VERSION, **payload}
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise TrainingError(f"disk full while saving {path}; the previous checkpoint is intact") from exc
+        if isinstance(exc, OSError):
+            raise TrainingError(f"could not save {path}: {exc.strerror or exc}") from exc
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read and check a checkpoint; every way it can be wrong is one :class:`CheckpointError` line."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; name a checkpoint file (for a run folder, its last.pt)")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{path} holds Python objects that could run code; refused without loading them") from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        if isinstance(exc, PermissionError):
+            raise CheckpointError(f"{path} is not readable (permission denied)") from exc
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt)") from exc
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a denoiser-tui checkpoint ({type(exc).__name__})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a denoiser-tui checkpoint")
+    version = payload.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{path} has an invalid format version {version!r}")
+    if version > VERSION:
+        raise CheckpointError(f"{path} was written by a newer denoiser-tui (format {version} > {VERSION}); upgrade to read it")
+    for key in ("model_config", "train_config", "model"):
+        if key not in payload:
+            raise CheckpointError(f"{path} is incomplete: it has no {key}")
+    return payload
+
+
+def configs_from(payload: dict[str, Any], path: str | Path = "checkpoint") -> tuple[ModelConfig, TrainConfig]:
+    try:
+        return ModelConfig.from_dict(payload["model_config"]), TrainConfig.from_dict(payload["train_config"])
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"{path} has an invalid config: {exc}") from exc
+
+
+def build_from(payload: dict[str, Any], path: str | Path = "checkpoint", *, ema: bool = True) -> ConditionalDenoiser:
+    """Rebuild the model from a loaded payload (EMA weights when present and ``ema``)."""
+    model_config, _ = configs_from(payload, path)
+    model = ConditionalDenoiser(model_config)
+    weights = payload.get("ema") if ema and payload.get("ema") is not None else payload["model"]
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: its weights do not fit its model config (another model shape?)") from exc
+    return model
+
+
+@dataclass
+class LoadedModel:
+    """A model rebuilt from a checkpoint, in eval mode, ready to sample (never a training module)."""
+
+    model: ConditionalDenoiser
+    model_config: ModelConfig
+    train_config: TrainConfig
+    path: Path
+    epoch: int = 0
+    global_step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    has_ema: bool = False
+
+    @property
+    def is_edm(self) -> bool:
+        return self.model_config.parameterization == "edm"
+
+    @property
+    def default_sampler(self) -> str:
+        return "heun" if self.is_edm else "original"
+
+    @property
+    def default_steps(self) -> int:
+        return 10 if self.is_edm else self.train_config.steps
+
+    @property
+    def sampling_range(self) -> tuple[float, float]:
+        """(sigma_min, sigma_max): the noise levels the model was trained on."""
+        cfg = self.train_config
+        if self.is_edm:
+            return cfg.sigma_min, cfg.sigma_max
+        return cfg.sigma_max / cfg.steps, cfg.sigma_max
+
+    @property
+    def grid(self) -> str:
+        return "karras" if self.is_edm else "linear"
+
+    def sample(self, labels: Sequence[int] | torch.Tensor, *, sampler: str | None = None, steps: int | None = None,
+               seed: int = 0, guidance: float = 1.0, start: str = "pure"):
+        """Yield every step of sampling ``labels`` with this model's defaults (see :func:`sample`)."""
+        from tui_denoiser.core.sampling import sample
+
+        sigma_min, sigma_max = self.sampling_range
+        return sample(self.model, labels, sampler=sampler or self.default_sampler,
+                      steps=steps if steps is not None else self.default_steps, sigma_max=sigma_max,
+                      sigma_min=sigma_min, seed=seed, guidance=guidance, grid=self.grid, start=start,
+                      sigma_data=self.model_config.sigma_data)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu", *, ema: bool = True) -> LoadedModel:
+    path = Path(path).expanduser()
+    payload = load_checkpoint(path)
+    model_config, train_config = configs_from(payload, path)
+    model = build_from(payload, path, ema=ema).to(device).eval()
+    history = payload.get("history") or []
+    return LoadedModel(model=model, model_config=model_config, train_config=train_config, path=path,
+                       epoch=int(payload.get("epoch", 0)), global_step=int(payload.get("global_step", 0)),
+                       history=list(history), has_ema=payload.get("ema") is not None)
+
+
+def find_checkpoints(root: str | Path | None = None) -> list[Path]:
+    """Every ``*.pt`` in the run folders under ``root`` (default: the runs cache), newest first."""
+    from tui_denoiser.core.paths import default_runs_root
+
+    base = Path(root) if root is not None else default_runs_root()
+    if not base.is_dir():
+        return []
+    found: list[Path] = []
+    try:
+        found = [p for p in base.glob("*/*.pt") if p.is_file()]
+    except OSError:
+        return []
+
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    return sorted(found, key=mtime, reverse=True)
+
+
+def iter_history(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield from payload.get("history") or []

@@ -1,0 +1,90 @@
+"""MNIST / FashionMNIST as whole uint8 tensors, loaded once through torchvision.
+
+Training draws shuffled batches by index from one resident tensor, so no per-image PIL transform runs
+in the training loop (that loop was the original design's bottleneck).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tui_denoiser.core.errors import DataError
+
+_RAW_FILES = {
+    "mnist": ("MNIST", ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]),
+    "fashion-mnist": ("FashionMNIST", ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                       "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]),
+}
+
+
+def _dataset_class(dataset: str):
+    from torchvision import datasets
+
+    if dataset == "mnist":
+        return datasets.MNIST
+    if dataset == "fashion-mnist":
+        return datasets.FashionMNIST
+    raise DataError(f"unknown dataset {dataset!r}: choose mnist or fashion-mnist")
+
+
+def expected_files(dataset: str, data_dir: str | Path) -> list[Path]:
+    folder, names = _RAW_FILES[dataset]
+    return [Path(data_dir) / folder / "raw" / name for name in names]
+
+
+def load_split(dataset: str, data_dir: str | Path, *, train: bool, device: str | torch.device = "cpu",
+               download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(images uint8 (N,28,28), labels int64 (N,))`` of one split, on ``device``.
+
+    Uses torchvision's reader (and its checksummed download when online). Any failure becomes one
+    :class:`DataError` line that names ``--data-dir`` and the files expected.
+    """
+    cls = _dataset_class(dataset)
+    root = Path(data_dir).expanduser()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the data folder {root} ({exc.strerror}); pass a writable --data-dir") from exc
+    try:
+        ds = cls(str(root), train=train, download=False)
+    except RuntimeError:
+        if not download:
+            raise DataError(_missing_message(dataset, root)) from None
+        try:
+            ds = cls(str(root), train=train, download=True)
+        except Exception as exc:  # network errors, checksum mismatches, partial files
+            raise DataError(_missing_message(dataset, root, reason=_short_reason(exc))) from exc
+    except Exception as exc:  # corrupt extracted files
+        raise DataError(f"{dataset} files under {root} are unreadable ({_short_reason(exc)}); "
+                        f"delete them or pass another --data-dir") from exc
+    images = ds.data
+    labels = ds.targets
+    if not isinstance(labels, torch.Tensor):
+        labels = torch.as_tensor(labels)
+    if images.dtype != torch.uint8 or images.ndim != 3 or images.shape[0] != labels.shape[0]:
+        raise DataError(f"{dataset} files under {root} have an unexpected layout {tuple(images.shape)}")
+    return images.to(device), labels.to(device=device, dtype=torch.long)
+
+
+def _short_reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else type(exc).__name__
+
+
+def _missing_message(dataset: str, root: Path, reason: str | None = None) -> str:
+    files = expected_files(dataset, root)
+    where = files[0].parent
+    names = ", ".join(p.name for p in files)
+    why = f" ({reason})" if reason else ""
+    return (f"{dataset} data not found and could not be downloaded{why}: put {names} in {where} "
+            f"or pass --data-dir pointing at a folder that has {_RAW_FILES[dataset][0]}/raw/")
+
+
+def to_model_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N,28,28) or (N,1,28,28) -> float (N,1,28,28) in [-1, 1]."""
+    if images.ndim == 3:
+        images = images.unsqueeze(1)
+    return images.float().div_(127.5).sub_(1.0)

@@ -1,0 +1,52 @@
+"""Noise levels: what training draws and which levels a sampler visits.
+
+Images live in [-1, 1] and ``noisy = clean + sigma * N(0, 1)``. The original recipe uses T discrete
+levels sigma_t = t/T (t = 1..T), one per batch, so it never sees sigma > 1. The EDM recipe draws a
+log-normal sigma per sample (reaching far beyond 1) and weights the loss by
+``(sigma^2 + sigma_data^2) / (sigma * sigma_data)^2`` (Karras et al. 2022).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from tui_denoiser.core.config import TrainConfig
+
+
+def training_sigmas(cfg: TrainConfig, batch: int, *, device: torch.device | str,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """One noise level per sample, shape (batch,), drawn as ``cfg.noise`` says."""
+    if cfg.noise == "discrete-batch":
+        t = torch.randint(1, cfg.steps + 1, (1,), device=device, generator=generator)
+        return (t.float() * (cfg.sigma_max / cfg.steps)).expand(batch)
+    if cfg.noise == "discrete":
+        t = torch.randint(1, cfg.steps + 1, (batch,), device=device, generator=generator)
+        return t.float() * (cfg.sigma_max / cfg.steps)
+    if cfg.noise == "continuous":
+        u = torch.rand((batch,), device=device, generator=generator)
+        return (1.0 - u) * cfg.sigma_max  # (0, sigma_max]
+    if cfg.noise == "edm":
+        n = torch.randn((batch,), device=device, generator=generator)
+        return (n * cfg.p_std + cfg.p_mean).exp()
+    raise ValueError(f"unknown noise mode {cfg.noise!r}")
+
+
+def loss_weights(cfg: TrainConfig, sigma: torch.Tensor, sigma_data: float) -> torch.Tensor | None:
+    """Per-sample loss weights, or None for the plain MSE of the original recipe."""
+    if cfg.noise != "edm":
+        return None
+    return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
+
+
+def linear_sigmas(steps: int, sigma_max: float) -> torch.Tensor:
+    """``sigma_max * k/K`` for k = K..1: the original sampler's levels (t/T when K = T)."""
+    return torch.arange(steps, 0, -1, dtype=torch.float64) * (sigma_max / steps)
+
+
+def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:
+    """EDM's step discretisation from sigma_max down to sigma_min (K levels), denser near zero."""
+    if steps == 1:
+        return torch.tensor([sigma_max], dtype=torch.float64)
+    ramp = torch.linspace(0, 1, steps, dtype=torch.float64)
+    lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+    return (hi + ramp * (lo - hi)) ** rho

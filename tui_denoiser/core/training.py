@@ -1,0 +1,417 @@
+"""The trainer: one loop shared by the app and the CLI, reporting through a callback.
+
+Readable top to bottom: set up (device, seed, data, model, optimizer, EMA, resume) -> for each epoch,
+draw shuffled batches by index from the resident uint8 tensors, noise them, regress the clean image,
+report throttled step updates -> at epoch end validate, preview, checkpoint. It checks the stop and
+pause events every step, never prints, and turns every failure into a :class:`Failed` event.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch.nn import functional as F
+
+from tui_denoiser.core import events as ev
+from tui_denoiser.core.checkpoint import build_from, configs_from, load_checkpoint, save_checkpoint
+from tui_denoiser.core.config import ModelConfig, TrainConfig
+from tui_denoiser.core.data import load_split, to_model_range
+from tui_denoiser.core.errors import CheckpointError, TrainingError, UserError
+from tui_denoiser.core.model import ConditionalDenoiser
+from tui_denoiser.core.noise import loss_weights, training_sigmas
+from tui_denoiser.core.paths import default_data_dir
+
+UPDATE_INTERVAL_S = 0.25
+VAL_SEED = 1234
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """cuda > mps > cpu for "auto"; a named device that is absent is a one-line UserError."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but no CUDA GPU is available here")
+    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError("--device mps was asked for, but Apple's MPS is not available here")
+    return torch.device(requested)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return device.type
+
+
+def lr_schedule(cfg: TrainConfig) -> list[float]:
+    """The learning rate of each epoch under StepLR(step_size, gamma)."""
+    return [cfg.lr * cfg.gamma ** (epoch // cfg.step_size) for epoch in range(cfg.epochs)]
+
+
+class EMA:
+    """Exponential moving average of the weights (buffers copied): ``ema <- decay ema + (1-decay) w``."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        ema_params = list(self.model.parameters())
+        params = [p.detach() for p in model.parameters()]
+        torch._foreach_lerp_(ema_params, params, 1.0 - self.decay)
+        for b_ema, b in zip(self.model.buffers(), model.buffers()):
+            b_ema.copy_(b)
+
+
+class Trainer:
+    """Trains a :class:`ConditionalDenoiser`; see the module docstring.
+
+    ``resume=True`` continues from ``run_dir/last.pt`` exactly (epoch, position in the epoch, LR
+    schedule, optimizer, EMA, RNG); a ``train_config`` passed with it may only change ``epochs``,
+    ``max_steps`` and ``device``. ``data`` (train images, train labels, test images, test labels as
+    uint8/int64 tensors) skips loading from ``data_dir``.
+    """
+
+    def __init__(self, model_config: ModelConfig | None = None, train_config: TrainConfig | None = None, *,
+                 run_dir: str | Path, data_dir: str | Path | None = None,
+                 callback: Callable[[ev.TrainEvent], None] | None = None,
+                 stop_event: threading.Event | None = None, pause_event: threading.Event | None = None,
+                 resume: bool = False, data: tuple[torch.Tensor, ...] | None = None,
+                 write_metrics: bool = True):
+        self.model_config = model_config or ModelConfig()
+        self.train_config = train_config or TrainConfig()
+        self.run_dir = Path(run_dir).expanduser()
+        self.data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+        self.callback = callback
+        self.stop_event = stop_event or threading.Event()
+        self.pause_event = pause_event or threading.Event()
+        self.resume = resume
+        self.data = data
+        self.write_metrics = write_metrics
+        self.stop_reason = "stop"
+        self.last_checkpoint: str | None = None
+        self.history: list[dict[str, Any]] = []
+
+    # -- reporting -------------------------------------------------------------------------------
+    def _emit(self, event: ev.TrainEvent) -> None:
+        if self.write_metrics:
+            try:
+                with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(event.to_json()) + "\n")
+            except OSError:
+                pass  # metrics are a convenience; a full disk is reported when the checkpoint fails
+        if self.callback is not None:
+            self.callback(event)
+
+    def request_stop(self, reason: str = "stop") -> None:
+        self.stop_reason = reason
+        self.stop_event.set()
+
+    # -- the run ---------------------------------------------------------------------------------
+    def run(self) -> ev.TrainEvent:
+        """Train to the end (or until stopped); returns the :class:`Finished` or :class:`Failed` event."""
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            event = ev.Failed(f"cannot create the run folder {self.run_dir} ({exc.strerror})")
+            if self.callback:
+                self.callback(event)
+            return event
+        try:
+            return self._run()
+        except (UserError, TrainingError) as exc:
+            event: ev.TrainEvent = ev.Failed(str(exc), self.last_checkpoint)
+        except torch.OutOfMemoryError:
+            event = ev.Failed(f"out of memory at batch size {self.train_config.batch_size}: try "
+                              f"--batch-size {max(1, self.train_config.batch_size // 2)}", self.last_checkpoint)
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower():
+                event = ev.Failed(f"out of memory at batch size {self.train_config.batch_size}: try "
+                                  f"--batch-size {max(1, self.train_config.batch_size // 2)}", self.last_checkpoint)
+            else:
+                event = ev.Failed(f"training failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+                                  self.last_checkpoint)
+        self._emit(event)
+        return event
+
+    def _setup(self) -> None:
+        resume_payload = None
+        if self.resume:
+            resume_payload = load_checkpoint(self.run_dir / "last.pt")
+            model_config, saved_train = configs_from(resume_payload, self.run_dir / "last.pt")
+            passed = self.train_config
+            self.model_config = model_config
+            self.train_config = saved_train.replace(epochs=passed.epochs, max_steps=passed.max_steps,
+                                                    device=passed.device) if passed is not None else saved_train
+        self.model_config.validate()
+        self.train_config.validate()
+        cfg = self.train_config
+        self.device = pick_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.cpu_gen = torch.Generator().manual_seed(cfg.seed)
+        self.dev_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+
+        if self.data is not None:
+            tr_x, tr_y, te_x, te_y = self.data
+            self.train_x, self.train_y = tr_x.to(self.device), tr_y.to(self.device)
+            self.test_x, self.test_y = te_x.to(self.device), te_y.to(self.device)
+        else:
+            self.train_x, self.train_y = load_split(cfg.dataset, self.data_dir, train=True, device=self.device)
+            self.test_x, self.test_y = load_split(cfg.dataset, self.data_dir, train=False, device=self.device)
+
+        self.model = ConditionalDenoiser(self.model_config).to(self.device)
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model = self.model.to(memory_format=self.memory_format)
+        fused = self.device.type == "cuda"
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, fused=fused, foreach=None if fused else True)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+        self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.start_epoch = 0
+        self.global_step = 0
+        self.resume_position: dict[str, Any] | None = None
+        if resume_payload is not None:
+            self._restore(resume_payload)
+
+    def _restore(self, payload: dict[str, Any]) -> None:
+        where = self.run_dir / "last.pt"
+        self.model.load_state_dict(build_from(payload, where, ema=False).state_dict())
+        try:
+            if payload.get("optimizer"):
+                self.optimizer.load_state_dict(payload["optimizer"])
+            if payload.get("scheduler"):
+                self.scheduler.load_state_dict(payload["scheduler"])
+            if self.ema is not None and payload.get("ema") is not None:
+                self.ema.model.load_state_dict(payload["ema"])
+            rng = payload.get("rng") or {}
+            if "cpu_gen" in rng:
+                self.cpu_gen.set_state(rng["cpu_gen"])
+            if "dev_gen" in rng and self.device.type == rng.get("device_type"):
+                self.dev_gen.set_state(rng["dev_gen"].cpu())
+            if "torch" in rng:
+                torch.set_rng_state(rng["torch"])
+        except (ValueError, RuntimeError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{where}: its training state does not fit this run ({exc})") from exc
+        self.start_epoch = int(payload.get("epoch", 0))
+        self.global_step = int(payload.get("global_step", 0))
+        self.history = list(payload.get("history") or [])
+        self.last_checkpoint = str(where)
+        position = payload.get("position")
+        if position is not None:
+            self.resume_position = position
+
+    def _payload(self, epoch_done: int, position: dict[str, Any] | None) -> dict[str, Any]:
+        rng = {"cpu_gen": self.cpu_gen.get_state(), "dev_gen": self.dev_gen.get_state().cpu(),
+               "device_type": self.device.type, "torch": torch.get_rng_state()}
+        return {
+            "model_config": self.model_config.to_dict(),
+            "train_config": self.train_config.to_dict(),
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "ema": {k: v.detach().cpu() for k, v in self.ema.model.state_dict().items()} if self.ema else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": epoch_done,
+            "global_step": self.global_step,
+            "position": position,
+            "rng": rng,
+            "history": self.history,
+        }
+
+    def _save(self, epoch_done: int, reason: str, position: dict[str, Any] | None = None) -> str:
+        payload = self._payload(epoch_done, position)
+        last = save_checkpoint(self.run_dir / "last.pt", payload)
+        if reason == "epoch":
+            save_checkpoint(self.run_dir / f"epoch-{epoch_done:03d}.pt", payload)
+        self.last_checkpoint = str(last)
+        self._emit(ev.CheckpointSaved(str(last), epoch_done, self.global_step, reason))
+        return str(last)
+
+    def sampling_model(self) -> ConditionalDenoiser:
+        """An eval-mode copy of the weights to sample from (EMA when on): never the training module."""
+        source = self.ema.model if self.ema is not None else self.model
+        clone = copy.deepcopy(source).eval()
+        return clone.to(memory_format=torch.contiguous_format)
+
+    def _preview(self) -> list[list[list[int]]]:
+        from tui_denoiser.core.checkpoint import LoadedModel
+        from tui_denoiser.core.imaging import to_uint8
+        from tui_denoiser.core.sampling import final_images
+
+        loaded = LoadedModel(self.sampling_model(), self.model_config, self.train_config, self.run_dir / "last.pt")
+        images = final_images(loaded.sample(list(range(self.model_config.num_classes)), seed=0))
+        return to_uint8(images).tolist()
+
+    @torch.no_grad()
+    def validation_loss(self, model: torch.nn.Module) -> float:
+        """Loss on the test split with fixed noise (same seed every epoch), so epochs compare."""
+        cfg = self.train_config
+        was_training = model.training
+        model.eval()
+        gen = torch.Generator(device=self.device).manual_seed(VAL_SEED)
+        total, count = torch.zeros((), device=self.device), 0
+        bs = max(cfg.batch_size, 512)
+        val_cfg = cfg.replace(noise="discrete") if cfg.noise == "discrete-batch" else cfg
+        for start in range(0, self.test_x.shape[0], bs):
+            x0 = to_model_range(self.test_x[start:start + bs]).contiguous(memory_format=self.memory_format)
+            labels = self.test_y[start:start + bs]
+            sigma = training_sigmas(val_cfg, x0.shape[0], device=self.device, generator=gen)
+            noise = torch.randn(x0.shape, device=self.device, generator=gen)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and self.device.type != "mps"):
+                pred = model(x0 + sigma[:, None, None, None] * noise, sigma[:, None, None, None], labels)
+            err = (pred.float() - x0).pow(2).mean(dim=(1, 2, 3))
+            weights = loss_weights(cfg, sigma, self.model_config.sigma_data)
+            total += (err * weights).sum() if weights is not None else err.sum()
+            count += x0.shape[0]
+        if was_training:
+            model.train()
+        return float(total) / max(count, 1)
+
+    def _run(self) -> ev.TrainEvent:
+        self._setup()
+        cfg = self.train_config
+        n_train = self.train_x.shape[0]
+        steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+        schedule = lr_schedule(cfg)
+        total_steps = steps_per_epoch * cfg.epochs
+        if cfg.max_steps is not None:
+            total_steps = min(total_steps, cfg.max_steps)
+        self._emit(ev.RunStarted(str(self.run_dir), self.device.type, device_name(self.device), cfg.epochs,
+                                 steps_per_epoch, self.start_epoch, self.global_step, schedule,
+                                 self.model_config.to_dict(), cfg.to_dict(), list(self.history)))
+        autocast = cfg.bf16 and self.device.type != "mps"
+        null_label = self.model_config.num_classes
+        t_start = time.perf_counter()
+        steps_this_run = 0
+        stopped = False
+        epoch = self.start_epoch
+        train_loss = val_loss = None
+        self.model.train()
+
+        while epoch < cfg.epochs and not stopped:
+            position = self.resume_position
+            self.resume_position = None
+            if position is not None:
+                perm = position["perm"].to(self.device, torch.long)
+                first = int(position["step_in_epoch"])
+                loss_sum = torch.tensor(float(position["loss_sum"]), device=self.device)
+                loss_count = int(position["loss_count"])
+            else:
+                perm = torch.randperm(n_train, generator=self.cpu_gen).to(self.device)
+                first = 0
+                loss_sum = torch.zeros((), device=self.device)
+                loss_count = 0
+            window_sum = torch.zeros((), device=self.device)
+            window_steps = 0
+            window_images = 0
+            t_window = time.perf_counter()
+            lr = self.optimizer.param_groups[0]["lr"]
+            step_in_epoch = first
+            for step_in_epoch in range(first, steps_per_epoch):
+                if self.pause_event.is_set():
+                    paused_at = time.perf_counter()
+                    while self.pause_event.is_set() and not self.stop_event.is_set():
+                        time.sleep(0.05)
+                    t_start += time.perf_counter() - paused_at
+                    t_window = time.perf_counter()
+                if self.stop_event.is_set() or (cfg.max_steps is not None and self.global_step >= cfg.max_steps):
+                    stopped = True
+                    break
+                idx = perm[step_in_epoch * cfg.batch_size:(step_in_epoch + 1) * cfg.batch_size]
+                x0 = to_model_range(self.train_x[idx]).contiguous(memory_format=self.memory_format)
+                labels = self.train_y[idx]
+                batch = x0.shape[0]
+                sigma = training_sigmas(cfg, batch, device=self.device, generator=self.dev_gen)
+                noise = torch.randn(x0.shape, device=self.device, generator=self.dev_gen)
+                if cfg.label_dropout > 0:
+                    drop = torch.rand((batch,), device=self.device, generator=self.dev_gen) < cfg.label_dropout
+                    labels = torch.where(drop, torch.full_like(labels, null_label), labels)
+                s4 = sigma[:, None, None, None]
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
+                    pred = self.model(x0 + s4 * noise, s4, labels)
+                weights = loss_weights(cfg, sigma, self.model_config.sigma_data)
+                if weights is None:
+                    loss = F.mse_loss(pred.float(), x0)
+                else:
+                    loss = ((pred.float() - x0).pow(2).mean(dim=(1, 2, 3)) * weights).mean()
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                if self.ema is not None:
+                    self.ema.update(self.model)
+                detached = loss.detach()
+                loss_sum += detached
+                window_sum += detached
+                loss_count += 1
+                window_steps += 1
+                window_images += batch
+                self.global_step += 1
+                steps_this_run += 1
+                now = time.perf_counter()
+                if now - t_window >= UPDATE_INTERVAL_S or step_in_epoch == steps_per_epoch - 1:
+                    window_loss = float(window_sum) / window_steps  # the one host sync per update
+                    if not math.isfinite(window_loss):
+                        raise TrainingError(self._nonfinite_message(window_loss))
+                    now = time.perf_counter()
+                    elapsed = now - t_start
+                    rate = window_images / max(now - t_window, 1e-9)
+                    remaining = max(total_steps - self.global_step, 0)
+                    eta = remaining * elapsed / max(steps_this_run, 1)
+                    mem = torch.cuda.max_memory_allocated(self.device) / 2**20 if self.device.type == "cuda" else None
+                    self._emit(ev.StepUpdate(epoch, step_in_epoch + 1, steps_per_epoch, self.global_step, window_loss,
+                                             lr, rate, elapsed, eta, mem))
+                    window_sum = torch.zeros((), device=self.device)
+                    window_steps = window_images = 0
+                    t_window = now
+            else:
+                step_in_epoch = steps_per_epoch
+
+            if stopped:
+                # Save where in the epoch we are (its permutation too) so a resume continues exactly.
+                position = {"perm": perm.to("cpu", torch.int32), "step_in_epoch": step_in_epoch,
+                            "loss_sum": float(loss_sum), "loss_count": loss_count}
+                self._save(epoch, self.stop_reason, position)
+                break
+
+            train_loss = float(loss_sum) / max(loss_count, 1)
+            if not math.isfinite(train_loss):
+                raise TrainingError(self._nonfinite_message(train_loss))
+            val_loss = self.validation_loss(self.ema.model if self.ema is not None else self.model)
+            self.scheduler.step()
+            next_lr = self.optimizer.param_groups[0]["lr"]
+            elapsed = time.perf_counter() - t_start
+            remaining = max(total_steps - self.global_step, 0)
+            eta = remaining * elapsed / max(steps_this_run, 1)
+            preview = self._preview() if cfg.preview else None
+            record = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
+                      "global_step": self.global_step, "elapsed_s": elapsed}
+            self.history.append(record)
+            rate = steps_this_run * cfg.batch_size / max(elapsed, 1e-9)
+            self._emit(ev.EpochEnd(epoch, cfg.epochs, self.global_step, train_loss, val_loss, lr, next_lr, elapsed,
+                                   eta, rate, preview))
+            epoch += 1
+            self._save(epoch, "epoch")
+            if cfg.max_steps is not None and self.global_step >= cfg.max_steps:
+                stopped = epoch < cfg.epochs
+                break
+
+        finished = ev.Finished(epoch, self.global_step, time.perf_counter() - t_start, stopped,
+                               self.last_checkpoint, train_loss, val_loss)
+        self._emit(finished)
+        return finished
+
+    def _nonfinite_message(self, value: float) -> str:
+        kept = f"; last good checkpoint kept at {self.last_checkpoint}" if self.last_checkpoint else ""
+        return (f"loss became {value} at step {self.global_step}: training stopped (try a lower --lr"
+                f" or turn bf16 off){kept}")
