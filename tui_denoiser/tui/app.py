@@ -1,0 +1,161 @@
+"""The Textual app: two modes (training, sampling) over the one headless core.
+
+Importing this module imports no torch: the first screen paints at once, and torch is imported in a
+background thread after that first paint (and by the workers that need it).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any, Iterable
+
+from textual import events, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tui_denoiser.tui.screens.confirm import ConfirmQuit
+from tui_denoiser.tui.screens.help import HelpScreen
+from tui_denoiser.tui.screens.sampling import BATCH, SamplingScreen
+from tui_denoiser.tui.screens.training import TrainingScreen
+from tui_denoiser.tui.widgets.too_small import MIN_HEIGHT, MIN_WIDTH
+
+
+class DenoiserApp(App[None]):
+    """``train_overrides``, ``export_dir`` and ``batch`` exist for tests and smoke runs."""
+
+    TITLE = "denoiser-tui"
+    CSS_PATH = ["app.tcss", "training.tcss", "sampling.tcss"]
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("f2", "switch_mode('training')", "Train"),
+        Binding("f3", "switch_mode('sampling')", "Sample"),
+        Binding("t", "switch_mode('training')", "Training screen", show=False),
+        Binding("s", "switch_mode('sampling')", "Sampling screen", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, *, checkpoint: str | Path | None = None, data_dir: str | Path | None = None,
+                 runs_root: str | Path | None = None, watch_dir: str | Path | None = None,
+                 train_overrides: dict[str, Any] | None = None, export_dir: str | Path | None = None,
+                 batch: int = BATCH, start_mode: str | None = None, warm_imports: bool = True) -> None:
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.data_dir = data_dir
+        self.runs_root = runs_root
+        self.watch_dir = watch_dir
+        self.train_overrides = train_overrides
+        self.export_dir = export_dir
+        self.batch = batch
+        self.start_mode = start_mode or ("sampling" if checkpoint and not watch_dir else "training")
+        self.warm_imports = warm_imports
+        self.training_screen: TrainingScreen | None = None
+        self.sampling_screen: SamplingScreen | None = None
+        self.add_mode("training", self._make_training)
+        self.add_mode("sampling", self._make_sampling)
+
+    def _make_training(self) -> Screen:
+        self.training_screen = TrainingScreen(data_dir=self.data_dir, runs_root=self.runs_root,
+                                              train_overrides=self.train_overrides, watch_dir=self.watch_dir)
+        return self.training_screen
+
+    def _make_sampling(self) -> Screen:
+        self.sampling_screen = SamplingScreen(runs_root=self.runs_root, checkpoint=self.checkpoint,
+                                              export_dir=self.export_dir, batch=self.batch)
+        return self.sampling_screen
+
+    async def on_mount(self) -> None:
+        self._check_size(self.size.width, self.size.height)
+        await self.switch_mode(self.start_mode)
+        if self.warm_imports:
+            self.call_after_refresh(self._warm_up)
+
+    @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False)
+    def _warm_up(self) -> None:
+        """Import torch and the core after the first paint so that Start and sampling begin quickly."""
+        import tui_denoiser.core.checkpoint  # noqa: F401
+        import tui_denoiser.core.imaging  # noqa: F401
+        import tui_denoiser.core.sampling  # noqa: F401
+        import tui_denoiser.core.training  # noqa: F401
+
+    # ----------------------------------------------------------------- size
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        """Below 80x24 the screens hide their bodies and say so; they come back when it grows."""
+        self.set_class(width < MIN_WIDTH or height < MIN_HEIGHT, "-too-small")
+
+    # ----------------------------------------------------------------- actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The key for the screen already shown is left out of the footer (it fits 80 columns)."""
+        if action == "switch_mode" and parameters and parameters[0] == self.current_mode:
+            return False
+        return True
+
+    async def action_switch_mode(self, mode: str) -> None:
+        await self.switch_mode(mode)
+        self.refresh_bindings()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        sections = [("Everywhere", [b for b in self._bindings_of(self)])]
+        sections.append(("Training screen", self._bindings_of(TrainingScreen)))
+        sections.append(("Sampling screen", self._bindings_of(SamplingScreen)))
+        self.push_screen(HelpScreen(sections))
+
+    @staticmethod
+    def _bindings_of(owner: Any) -> list[Binding]:
+        seen: list[Binding] = []
+        for binding in owner.BINDINGS:
+            if isinstance(binding, Binding):
+                seen.append(binding)
+        if owner is not TrainingScreen and owner is not SamplingScreen:
+            seen.append(Binding("ctrl+p", "command_palette", "Command palette"))
+        return seen
+
+    async def action_quit(self) -> None:
+        """Quitting while a run trains asks first, then stops the run and waits for its thread."""
+        screen = self.training_screen
+        if screen is not None and screen.is_training and screen.state != "watching":
+            if isinstance(self.screen, ConfirmQuit):
+                return
+            self.push_screen(ConfirmQuit(), self._quit_answered)
+            return
+        if screen is not None:
+            await screen.stop_and_wait()
+        self.exit()
+
+    async def _quit_answered(self, stop: bool | None) -> None:
+        if not stop:
+            return
+        screen = self.training_screen
+        self.notify("Stopping the run (saving a checkpoint)…", timeout=30)
+        if screen is not None:
+            if screen.state in ("running", "paused"):
+                screen.action_stop()
+            await screen.stop_and_wait()
+        self.exit()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette lists every action of the app and of the screen it was opened from."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Training screen", "Train and watch a run live (F2)",
+                            partial(self.run_action, "switch_mode('training')"))
+        yield SystemCommand("Sampling screen", "Step through sampling a digit (F3)",
+                            partial(self.run_action, "switch_mode('sampling')"))
+        yield SystemCommand("Keys", "List every key (F1)", self.action_help)
+        for binding in getattr(screen, "BINDINGS", []):
+            if isinstance(binding, Binding) and binding.description and binding.key != "escape":
+                key = binding.key_display or binding.key
+                yield SystemCommand(binding.description, f"key {key}",
+                                    partial(screen.run_action, binding.action))
+
+
+def run_app(checkpoint: str | None, data_dir: Any, runs_root: Any, watch_dir: str | None) -> None:
+    """Entry point used by the CLI: open the app (the sampling screen first when given a checkpoint)."""
+    DenoiserApp(checkpoint=checkpoint, data_dir=data_dir, runs_root=runs_root, watch_dir=watch_dir).run()

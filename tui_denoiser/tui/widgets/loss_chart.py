@@ -1,0 +1,124 @@
+"""The live loss chart: smoothed per-step training loss and per-epoch train/validation loss.
+
+textual-plot has no log axis, so the log view plots log10(loss) and labels the ticks with the losses
+they stand for.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Static
+from textual_plot import HiResMode, LegendLocation, NumericAxisFormatter, PlotWidget
+
+
+class _LogTicks(NumericAxisFormatter):
+    """Ticks placed in log10 space, labelled with the value itself (0.01, 0.02, 0.05...)."""
+
+    def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
+        return [f"{10 ** t:.2g}" for t in ticks]
+
+
+class _Plot(PlotWidget, can_focus=False):
+    """The plot without focus (its arrow-key panning would steal the screen's keys), tighter margins."""
+
+    margin_top = reactive(0)
+    margin_bottom = reactive(2)
+    margin_left = reactive(7)
+
+
+class LossChart(Vertical):
+    """Keeps the points it was given and redraws them; it computes only the display smoothing."""
+
+    DEFAULT_CSS = """
+    LossChart { height: 1fr; }
+    LossChart > #chart-caption { height: 1; color: $text-muted; }
+    LossChart > _Plot { height: 1fr; }
+    """
+
+    SMOOTHING = 0.3  # weight of the newest step update in the displayed moving average
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.step_points: list[tuple[float, float]] = []  # (epoch, smoothed loss)
+        self.train_points: list[tuple[float, float]] = []  # (epoch, train loss)
+        self.val_points: list[tuple[float, float]] = []  # (epoch, validation loss)
+        self.log_scale = False
+        self._smoothed: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("loss · linear scale (l: log)", id="chart-caption")
+        yield _Plot(allow_pan_and_zoom=False)
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    def reset(self) -> None:
+        self.step_points.clear()
+        self.train_points.clear()
+        self.val_points.clear()
+        self._smoothed = None
+        self.redraw()
+
+    def add_step(self, epoch_position: float, loss: float) -> None:
+        if not math.isfinite(loss):
+            return
+        a = self.SMOOTHING
+        self._smoothed = loss if self._smoothed is None else a * loss + (1 - a) * self._smoothed
+        self.step_points.append((epoch_position, self._smoothed))
+        self.redraw()
+
+    def add_epoch(self, epoch_done: int, train_loss: float, val_loss: float) -> None:
+        self.train_points.append((float(epoch_done), train_loss))
+        self.val_points.append((float(epoch_done), val_loss))
+        self.redraw()
+
+    def load_history(self, history: list[dict]) -> None:
+        """Earlier epochs of a resumed run (``RunStarted.history``)."""
+        for i, row in enumerate(history):
+            train, val = row.get("train_loss"), row.get("val_loss")
+            epoch = row.get("epoch", i)
+            if isinstance(train, (int, float)) and isinstance(val, (int, float)):
+                self.train_points.append((float(epoch) + 1, float(train)))
+                self.val_points.append((float(epoch) + 1, float(val)))
+        self.redraw()
+
+    def toggle_log(self) -> None:
+        self.log_scale = not self.log_scale
+        self.redraw()
+
+    def _y(self, values: list[float]) -> list[float]:
+        if not self.log_scale:
+            return values
+        return [math.log10(v) if v > 0 else float("nan") for v in values]
+
+    def redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        plot = self.query_one(_Plot)
+        scale = "log" if self.log_scale else "linear"
+        other = "linear" if self.log_scale else "log"
+        self.query_one("#chart-caption", Static).update(f"loss vs epoch · {scale} scale (l: {other})")
+        plot.clear()
+        plot.set_y_formatter(_LogTicks() if self.log_scale else NumericAxisFormatter())
+        for points, style, label, scatter in (
+            (self.step_points, "grey70", "step (smoothed)", False),
+            (self.train_points, "dodger_blue1", "train / epoch", True),
+            (self.val_points, "orange1", "val / epoch", True),
+        ):
+            if not points:
+                continue
+            xs = [p[0] for p in points]
+            ys = self._y([p[1] for p in points])
+            if scatter and len(points) == 1:
+                plot.scatter(xs, ys, marker="●", marker_style=style, label=label)
+            else:
+                plot.plot(xs, ys, line_style=style, hires_mode=HiResMode.BRAILLE, label=label)
+        if self.step_points or self.train_points:
+            plot.show_legend(LegendLocation.TOPRIGHT)
+        else:
+            plot.show_legend(is_visible=False)

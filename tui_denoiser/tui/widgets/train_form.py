@@ -1,0 +1,195 @@
+"""The training form: pre-filled from a recipe, validated inline by the core's own config checks.
+
+Each field is checked on its own against the recipe's (valid) defaults, so the ConfigError message is
+the reason for exactly that field; the first bad field's reason is shown under the form and the screen
+keeps Start off until every field is valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Checkbox, Input, Select, Static
+
+from tui_denoiser.core.config import DATASETS, DEVICES, RECIPES, ModelConfig, TrainConfig
+from tui_denoiser.core.errors import ConfigError
+
+# (field, label, kind); kind is int / float / a tuple of choices / bool
+FIELDS: list[tuple[str, str, Any]] = [
+    ("dataset", "dataset", DATASETS),
+    ("epochs", "epochs", int),
+    ("batch_size", "batch size", int),
+    ("lr", "lr", float),
+    ("steps", "T (levels)", int),
+    ("step_size", "lr step", int),
+    ("gamma", "lr gamma", float),
+    ("seed", "seed", int),
+    ("device", "device", DEVICES),
+    ("bf16", "bf16", bool),
+]
+
+
+def _parse(kind: Any, text: str) -> Any:
+    text = text.strip()
+    if kind is int:
+        try:
+            return int(text.replace("_", ""))
+        except ValueError:
+            raise ConfigError("must be a whole number") from None
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError("must be a number") from None
+    return text
+
+
+class TrainForm(Vertical):
+    """Holds the values; ``configs()`` gives the validated pair or None."""
+
+    DEFAULT_CSS = """
+    TrainForm { height: auto; }
+    TrainForm > .form-row { height: 1; }
+    TrainForm .form-label { width: 11; color: $text-muted; }
+    TrainForm Input, TrainForm Select { width: 1fr; }
+    TrainForm Checkbox { width: 5; }
+    TrainForm Input.-bad { background: $error 40%; }
+    TrainForm > #form-error { height: 2; color: $error; }
+    """
+
+    @dataclass
+    class Changed(Message):
+        """The form became valid or invalid (or a valid value changed)."""
+
+        form: "TrainForm"
+        valid: bool
+
+    def __init__(self, *, recipe: str = "original", overrides: dict[str, Any] | None = None,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.recipe_name = recipe
+        self.overrides = dict(overrides or {})
+        self.errors: dict[str, str] = {}
+        self._filling = False
+
+    def _base(self) -> TrainConfig:
+        base = RECIPES[self.recipe_name].train
+        return base.replace(**self.overrides) if self.overrides else base
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="form-row"):
+            yield Static("recipe", classes="form-label")
+            yield Select([(name, name) for name in RECIPES], value=self.recipe_name, allow_blank=False,
+                         compact=True, id="field-recipe")
+        base = self._base()
+        for name, label, kind in FIELDS:
+            with Horizontal(classes="form-row"):
+                yield Static(label, classes="form-label")
+                value = getattr(base, name)
+                if kind is bool:
+                    yield Checkbox("", value=bool(value), compact=True, id=f"field-{name}")
+                elif isinstance(kind, tuple):
+                    yield Select([(c, c) for c in kind], value=value, allow_blank=False, compact=True,
+                                 id=f"field-{name}")
+                else:
+                    yield Input(self._show(value), compact=True, id=f"field-{name}", select_on_focus=False)
+        yield Static("", id="form-error")
+
+    @staticmethod
+    def _show(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    def on_mount(self) -> None:
+        self.validate()
+
+    def fill(self, config: TrainConfig) -> None:
+        """Show a config's values (a new recipe, or the run being resumed)."""
+        self._filling = True
+        try:
+            for name, _label, kind in FIELDS:
+                widget = self.query_one(f"#field-{name}")
+                value = getattr(config, name)
+                if isinstance(widget, Input):
+                    widget.value = self._show(value)
+                elif isinstance(widget, Checkbox):
+                    widget.value = bool(value)
+                elif isinstance(widget, Select):
+                    widget.value = value
+        finally:
+            self._filling = False
+        self.validate()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.select.id == "field-recipe" and event.value in RECIPES and event.value != self.recipe_name:
+            self.recipe_name = str(event.value)
+            self.fill(self._base())
+            return
+        if not self._filling:
+            self.validate()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if not self._filling:
+            self.validate()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        if not self._filling:
+            self.validate()
+
+    def _raw(self, name: str) -> Any:
+        widget = self.query_one(f"#field-{name}")
+        if isinstance(widget, Input):
+            return widget.value
+        return widget.value
+
+    def validate(self) -> bool:
+        """Check every field; mark the bad ones and show the first reason."""
+        base = self._base()
+        values: dict[str, Any] = {}
+        self.errors = {}
+        for name, label, kind in FIELDS:
+            raw = self._raw(name)
+            try:
+                value = bool(raw) if kind is bool else raw if isinstance(kind, tuple) else _parse(kind, raw)
+            except ConfigError as err:
+                self.errors[name] = f"{label} {err}"
+                continue
+            try:
+                base.replace(**{name: value})
+                values[name] = value
+            except ConfigError as err:
+                self.errors[name] = str(err)
+        for name, _label, _kind in FIELDS:
+            widget = self.query_one(f"#field-{name}")
+            widget.set_class(name in self.errors, "-bad")
+        error = self.query_one("#form-error", Static)
+        if self.errors:
+            first = next(iter(self.errors.values()))
+            more = len(self.errors) - 1
+            error.update(f"✗ {first}" + (f" (+{more} more)" if more else ""))
+        else:
+            error.update("")
+        self._values = values
+        valid = not self.errors
+        self.post_message(self.Changed(self, valid))
+        return valid
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def configs(self) -> tuple[ModelConfig, TrainConfig] | None:
+        """The recipe's model config and the form's train config, or None while a field is bad."""
+        if not self.validate():
+            return None
+        return RECIPES[self.recipe_name].model, self._base().replace(**self._values)
+
+    def set_enabled(self, enabled: bool) -> None:
+        for widget in self.query("Input, Select, Checkbox"):
+            widget.disabled = not enabled
