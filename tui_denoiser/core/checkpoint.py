@@ -38,6 +38,7 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     payload = {"format": FORMAT, "version": VERSION, **payload}
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary file
         with os.fdopen(fd, "wb") as fh:
             torch.save(payload, fh)
             fh.flush()
@@ -86,7 +87,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             raise CheckpointError(f"{path} is not readable (permission denied)") from exc
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt)") from exc
     except Exception as exc:
-        raise CheckpointError(f"{path} is not a denoiser-tui checkpoint ({type(exc).__name__})") from exc
+        raise CheckpointError(f"{path} is not a denoiser-tui checkpoint (not a PyTorch file)") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a denoiser-tui checkpoint")
     version = payload.get("version")
@@ -177,6 +178,19 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", *, ema: boo
     return LoadedModel(model=model, model_config=model_config, train_config=train_config, path=path,
                        epoch=int(payload.get("epoch", 0)), global_step=int(payload.get("global_step", 0)),
                        history=list(history), has_ema=payload.get("ema") is not None)
+
+
+def export_for_inference(src: str | Path, dst: str | Path) -> Path:
+    """Write a small checkpoint for sampling only: the EMA weights (else the weights) as ``model``, the
+    configs and metric history kept, optimizer/scheduler/RNG state dropped. Used for ``assets/``."""
+    payload = load_checkpoint(src)
+    model = build_from(payload, src, ema=True)
+    slim = {key: payload[key] for key in ("model_config", "train_config", "epoch", "global_step", "history")
+            if key in payload}
+    slim["model"] = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    slim["ema"] = None
+    slim["exported_from_ema"] = payload.get("ema") is not None
+    return save_checkpoint(dst, slim)
 
 
 def find_checkpoints(root: str | Path | None = None) -> list[Path]:

@@ -180,9 +180,9 @@ RECIPES: dict[str, Recipe] = {
         "edm",
         "EDM preconditioning (c_skip/c_out/c_in), log-normal sigma up to 80, U-Net skips, GroupNorm, "
         "EMA and label dropout for classifier-free guidance.",
-        model=ModelConfig(channels=(64, 128, 128), norm="group", skip_connections=True, res_blocks=1,
+        model=ModelConfig(channels=(32, 64, 128), norm="group", skip_connections=True, res_blocks=2,
                           parameterization="edm"),
-        train=TrainConfig(batch_size=256, lr=1e-3, epochs=60, step_size=20, gamma=0.5, noise="edm",
+        train=TrainConfig(batch_size=256, lr=1e-3, epochs=80, step_size=25, gamma=0.5, noise="edm",
                           sigma_max=80.0, sigma_min=0.002, label_dropout=0.1, ema_decay=0.999),
     ),
 }

@@ -94,6 +94,7 @@ class Trainer:
         self.model_config = model_config or ModelConfig()
         self.train_config = train_config or TrainConfig()
         self.run_dir = Path(run_dir).expanduser()
+        self.data_dir_given = data_dir is not None
         self.data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
         self.callback = callback
         self.stop_event = stop_event or threading.Event()
@@ -154,6 +155,8 @@ class Trainer:
             model_config, saved_train = configs_from(resume_payload, self.run_dir / "last.pt")
             passed = self.train_config
             self.model_config = model_config
+            if not self.data_dir_given and resume_payload.get("data_dir"):
+                self.data_dir = Path(resume_payload["data_dir"])  # the run's own data, unless told otherwise
             self.train_config = saved_train.replace(epochs=passed.epochs, max_steps=passed.max_steps,
                                                     device=passed.device) if passed is not None else saved_train
         self.model_config.validate()
@@ -227,6 +230,7 @@ class Trainer:
             "position": position,
             "rng": rng,
             "history": self.history,
+            "data_dir": str(self.data_dir),
         }
 
     def _save(self, epoch_done: int, reason: str, position: dict[str, Any] | None = None) -> str:

@@ -1,0 +1,144 @@
+"""Training throughput: the original design's loop against this project's trainer, side by side.
+
+Both train the same model (the original recipe's ConditionalDenoiser) at the same batch size on the
+same machine in one run. The original loop: torchvision MNIST through a DataLoader with ToTensor and
+Normalize, one noise level t/T per batch, ``loss.item()`` every step, fp32. This trainer: data resident
+as one uint8 tensor, batches by index, no per-step host sync, plus the speed options given.
+
+    python benchmarks/train_throughput.py --data-dir DATA [--device cpu|cuda] [--steps 200]
+        [--bf16] [--channels-last] [--threads N]
+
+Prints images/s of each and the ratio. Needs MNIST in DATA/MNIST/raw (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tui_denoiser.core.config import ModelConfig, TrainConfig  # noqa: E402
+from tui_denoiser.core.model import ConditionalDenoiser  # noqa: E402
+from tui_denoiser.core.training import Trainer, pick_device  # noqa: E402
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def original_loop(data_dir: str, device: torch.device, steps: int, warmup: int, batch_size: int, T: int = 10) -> float:
+    """The original design's training loop; returns images/s over ``steps`` after ``warmup``."""
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    torch.manual_seed(0)
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    ds = datasets.MNIST(data_dir, train=True, download=True, transform=tf)
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=True)
+    model = ConditionalDenoiser(ModelConfig()).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    model.train()
+    done, t0 = 0, None
+    while True:
+        for images, labels in loader:
+            if done == warmup:
+                _sync(device)
+                t0 = time.perf_counter()
+            images, labels = images.to(device), labels.to(device)
+            t = torch.randint(1, T + 1, (1,)).item()
+            level = torch.full((images.shape[0], 1, 1, 1), t / T, device=device)
+            noisy = images + level * torch.randn_like(images)
+            loss = torch.nn.functional.mse_loss(model(noisy, level, labels), images)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss.item()
+            done += 1
+            if done == warmup + steps:
+                _sync(device)
+                return steps * batch_size / (time.perf_counter() - t0)
+
+
+def this_trainer(data_dir: str, device: torch.device, steps: int, warmup: int, batch_size: int, bf16: bool,
+                 channels_last: bool) -> float:
+    """This project's Trainer (original recipe) on resident data; images/s after ``warmup`` steps."""
+    import tempfile
+
+    from tui_denoiser.core.data import load_split
+
+    data = (*load_split("mnist", data_dir, train=True), *load_split("mnist", data_dir, train=False))
+    marks: dict[str, float] = {}
+
+    cfg = TrainConfig(batch_size=batch_size, max_steps=warmup + steps, device=device.type, bf16=bf16,
+                      channels_last=channels_last, preview=False, epochs=1000)
+    # Time the steps between the warm-up and the end with the trainer's own step hook: a stop event
+    # that records the clock when the warm-up is done.
+    import threading
+
+    class WarmupClock(threading.Event):
+        """A stop event that is never set; reading it each step lets us time the steps after warm-up."""
+
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def is_set(self) -> bool:
+            self.calls += 1
+            if self.calls == warmup + 1:
+                _sync(device)
+                marks["t0"] = time.perf_counter()
+            return False
+
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(ModelConfig(), cfg, run_dir=run_dir, data=data, stop_event=WarmupClock(),
+                          write_metrics=False)
+        # The run ends on max_steps inside the epoch: it saves a stop checkpoint, timed apart below.
+        saved: dict[str, float] = {}
+        original_save = trainer._save
+
+        def timed_save(*args, **kwargs):
+            _sync(device)
+            saved["t1"] = time.perf_counter()
+            return original_save(*args, **kwargs)
+
+        trainer._save = timed_save  # type: ignore[method-assign]
+        result = trainer.run()
+        if result.kind != "finished":
+            raise SystemExit(f"trainer failed: {result}")
+    return steps * batch_size / (saved["t1"] - marks["t0"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                        help="default: on for cpu and cuda")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=False)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    bf16 = args.bf16 if args.bf16 is not None else device.type in ("cpu", "cuda")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()} threads"
+    print(f"device: {name}; torch {torch.__version__}; batch {args.batch_size}; {args.steps} timed steps")
+    base = original_loop(args.data_dir, device, args.steps, args.warmup, args.batch_size)
+    print(f"original loop (DataLoader+ToTensor+Normalize, loss.item() each step, fp32): {base:10.0f} images/s")
+    ours = this_trainer(args.data_dir, device, args.steps, args.warmup, args.batch_size, bf16, args.channels_last)
+    opts = f"bf16={bf16}, channels_last={args.channels_last}"
+    print(f"this trainer (resident data, no per-step sync, {opts}): {ours:10.0f} images/s")
+    print(f"ratio: {ours / base:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

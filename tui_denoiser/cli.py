@@ -1,0 +1,339 @@
+"""Command line: ``denoiser-tui`` opens the app; ``train``, ``sample``, ``info``, ``eval``, ``watch``.
+
+Torch is imported only inside the commands that need it, so ``denoiser-tui`` paints its first screen
+quickly. Every bad input ends as one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from tui_denoiser.core.config import DATASETS, DEVICES, NOISE_MODES, RECIPES
+from tui_denoiser.core.errors import TrainingError, UserError
+
+PROG = "denoiser-tui"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one line (no usage dump) and exits 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def _digit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"digit must be 0..9, got {text!r}") from None
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"digit must be 0..9, got {value}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _channels(text: str) -> tuple[int, int, int]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three integers like 32,64,128, got {text!r}") from None
+    if len(values) != 3 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected three positive integers like 32,64,128, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tui_denoiser import __version__
+
+    parser = _Parser(prog=PROG, description="Train and explore a class-conditional CNN denoiser on MNIST.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--checkpoint", help="model the app opens on (default: the shipped model in assets/)")
+    parser.add_argument("--data-dir", help="dataset folder (default: a per-user cache folder)")
+    parser.add_argument("--runs-root", help="folder of run folders the app lists (default: under the cache)")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train headless with a progress bar")
+    train.add_argument("--recipe", choices=sorted(RECIPES), default="original",
+                       help="original (default, the original design) or edm (the best recipe)")
+    train.add_argument("--dataset", choices=DATASETS)
+    train.add_argument("--data-dir")
+    train.add_argument("--run-dir", help="where checkpoints and metrics go (default: a new folder under the cache)")
+    train.add_argument("--epochs", type=_positive_int)
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--lr", type=_number)
+    train.add_argument("--steps", type=_positive_int, help="T, the number of noise levels")
+    train.add_argument("--step-size", type=_positive_int, help="StepLR step, in epochs")
+    train.add_argument("--gamma", type=_number, help="StepLR factor")
+    train.add_argument("--seed", type=_non_negative_int)
+    train.add_argument("--device", choices=DEVICES)
+    train.add_argument("--max-steps", type=_positive_int, help="stop after N optimizer steps (smoke runs)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
+    train.add_argument("--channels", type=_channels, help="model widths at 28, 14 and 7 px, e.g. 32,64,128")
+    train.add_argument("--res-blocks", type=_non_negative_int, help="residual blocks at 14 and 7 px")
+    train.add_argument("--noise", choices=NOISE_MODES, help="how noise levels are drawn in training")
+    train.add_argument("--label-dropout", type=_number, help="classifier-free guidance label dropout")
+    train.add_argument("--ema", type=_number, metavar="DECAY", help="EMA decay (0 = off)")
+    train.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast")
+    train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    train.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
+                       help="sample digits 0-9 at each epoch end")
+
+    sample = sub.add_parser("sample", help="sample a digit to .png, .gif or .npy")
+    sample.add_argument("--digit", type=_digit, required=True)
+    sample.add_argument("--count", type=_positive_int, default=8)
+    sample.add_argument("--seed", type=_non_negative_int, default=0)
+    sample.add_argument("--checkpoint", help="default: the shipped model in assets/")
+    sample.add_argument("--out", required=True, help=".png grid (--strip: every step), .gif animation, .npy array")
+    sample.add_argument("--strip", action="store_true", help="with .png: each sample's steps in a row")
+    sample.add_argument("--sampler", help="original, euler, heun or stochastic (default: the model's best)")
+    sample.add_argument("--steps", type=_positive_int, help="sampling steps (default: the model's)")
+    sample.add_argument("--guidance", type=_number, default=1.0, help="classifier-free guidance scale (1 = plain)")
+    sample.add_argument("--device", choices=DEVICES, default="cpu")
+
+    info = sub.add_parser("info", help="what a checkpoint holds")
+    info.add_argument("checkpoint")
+
+    evaluate = sub.add_parser("eval", help="measure sample quality (accuracy, Frechet distance, diversity, PSNR)")
+    evaluate.add_argument("--checkpoint", help="default: the shipped model in assets/")
+    evaluate.add_argument("--per-digit", type=_positive_int, default=100)
+    evaluate.add_argument("--sampler")
+    evaluate.add_argument("--steps", type=_positive_int)
+    evaluate.add_argument("--guidance", type=_number, default=1.0)
+    evaluate.add_argument("--seed", type=_non_negative_int, default=0)
+    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--device", choices=DEVICES, default="cpu")
+    evaluate.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+
+    export = sub.add_parser("export", help="write a small sampling-only copy of a checkpoint (EMA weights)")
+    export.add_argument("checkpoint")
+    export.add_argument("out")
+
+    watch = sub.add_parser("watch", help="open the app attached to a run folder (live or finished)")
+    watch.add_argument("run_dir")
+    return parser
+
+
+# -- commands ------------------------------------------------------------------------------------
+def _default_checkpoint(given: str | None) -> Path:
+    from tui_denoiser.core.paths import DEFAULT_MODEL
+
+    if given:
+        return Path(given).expanduser()
+    if not DEFAULT_MODEL.exists():
+        raise UserError(f"no --checkpoint given and the shipped model {DEFAULT_MODEL} is missing")
+    return DEFAULT_MODEL
+
+
+def _train_configs(args: argparse.Namespace):
+    recipe = RECIPES[args.recipe]
+    changes = {
+        "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "steps": args.steps, "step_size": args.step_size, "gamma": args.gamma, "seed": args.seed,
+        "device": args.device, "max_steps": args.max_steps, "noise": args.noise,
+        "label_dropout": args.label_dropout, "ema_decay": args.ema, "bf16": args.bf16,
+        "channels_last": args.channels_last, "preview": args.preview,
+    }
+    model_changes = {"channels": args.channels, "res_blocks": args.res_blocks}
+    model = recipe.model.replace(**{k: v for k, v in model_changes.items() if v is not None})
+    return model, recipe.train.replace(**{k: v for k, v in changes.items() if v is not None})
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tui_denoiser.core.paths import new_run_dir
+    from tui_denoiser.progress import TrainProgress
+
+    model_config, train_config = _train_configs(args)
+    if args.resume:
+        run_dir = Path(args.resume).expanduser()
+        if not (run_dir / "last.pt").is_file():
+            raise UserError(f"cannot resume: {run_dir / 'last.pt'} not found")
+        if args.run_dir and Path(args.run_dir).expanduser() != run_dir:
+            raise UserError("--resume continues in its own folder; drop --run-dir")
+        explicit = {k: getattr(args, k) for k in ("epochs", "max_steps", "device")}
+        from tui_denoiser.core.checkpoint import configs_from, load_checkpoint
+
+        _, saved = configs_from(load_checkpoint(run_dir / "last.pt"), run_dir / "last.pt")
+        train_config = saved.replace(**{k: v for k, v in explicit.items() if v is not None})
+        # max_steps of the saved run is a budget of that run; a resume without --max-steps runs on.
+        if args.max_steps is None:
+            train_config = train_config.replace(max_steps=None)
+    else:
+        run_dir = Path(args.run_dir).expanduser() if args.run_dir else new_run_dir()
+        if (run_dir / "last.pt").exists():
+            raise UserError(f"{run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
+
+    from tui_denoiser.core.training import Trainer
+
+    progress = TrainProgress()
+    trainer = Trainer(model_config, train_config, run_dir=run_dir, data_dir=args.data_dir,
+                      callback=progress.handle, resume=bool(args.resume))
+    previous = _install_stop_signals(trainer)
+    try:
+        with progress:
+            result = trainer.run()
+    finally:
+        _restore_signals(previous)
+    progress.summary(result)
+    if result.kind == "failed":
+        return 1
+    return 0
+
+
+_STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None),
+                                  getattr(signal, "SIGHUP", None)) if s is not None)
+
+
+def _install_stop_signals(trainer) -> dict:
+    """SIGINT/SIGTERM/SIGHUP ask the trainer to stop at the next step; it saves, then returns."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+
+    def handler(signum, frame):
+        trainer.request_stop("signal")
+
+    for sig in _STOP_SIGNALS:
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore_signals(previous: dict) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    out = Path(args.out).expanduser()
+    from tui_denoiser.core.imaging import SUFFIXES
+
+    if out.suffix.lower() not in SUFFIXES:
+        raise UserError(f"--out must end in {', '.join(SUFFIXES)}, got {out.name!r}")
+    if args.strip and out.suffix.lower() != ".png":
+        raise UserError("--strip applies to .png output only")
+    if not out.parent.exists():
+        raise UserError(f"the folder of --out does not exist: {out.parent}")
+    from tui_denoiser.core.checkpoint import load_model
+    from tui_denoiser.core.imaging import save_images, to_uint8
+    from tui_denoiser.core.sampling import validate_sampling
+    from tui_denoiser.core.training import pick_device
+
+    loaded = load_model(_default_checkpoint(args.checkpoint), device=pick_device(args.device))
+    sampler = args.sampler or loaded.default_sampler
+    steps = args.steps or loaded.default_steps
+    validate_sampling(sampler, steps, args.guidance)
+    frames = [to_uint8(step.images) for step in loaded.sample([args.digit] * args.count, sampler=sampler,
+                                                               steps=steps, seed=args.seed, guidance=args.guidance)]
+    try:
+        save_images(frames, out, strip=args.strip)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    print(f"wrote {out} ({args.count} x digit {args.digit}, sampler {sampler}, {steps} steps, seed {args.seed})")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from tui_denoiser.core.checkpoint import configs_from, load_checkpoint
+    from tui_denoiser.core.model import ConditionalDenoiser, count_parameters
+    from tui_denoiser.progress import print_info
+
+    path = Path(args.checkpoint).expanduser()
+    payload = load_checkpoint(path)
+    model_config, train_config = configs_from(payload, path)
+    params = count_parameters(ConditionalDenoiser(model_config))
+    print_info(path, payload, model_config, train_config, params)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from tui_denoiser.core.evaluation import format_report, run_eval
+    from tui_denoiser.core.paths import default_data_dir
+
+    report = run_eval(_default_checkpoint(args.checkpoint), args.data_dir or default_data_dir(),
+                      per_digit=args.per_digit, sampler=args.sampler, steps=args.steps, guidance=args.guidance,
+                      seed=args.seed, device=args.device)
+    print(format_report(report))
+    if args.json:
+        Path(args.json).expanduser().write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tui_denoiser.core.checkpoint import export_for_inference
+
+    src, dst = Path(args.checkpoint).expanduser(), Path(args.out).expanduser()
+    if src.resolve() == dst.resolve():
+        raise UserError("export would overwrite its own source; name another output file")
+    out = export_for_inference(src, dst)
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
+def cmd_app(args: argparse.Namespace, watch_dir: str | None = None) -> int:
+    from tui_denoiser.tui.app import run_app
+
+    if watch_dir is not None and not Path(watch_dir).expanduser().is_dir():
+        raise UserError(f"run folder not found: {watch_dir}")
+    return run_app(args.checkpoint, args.data_dir, args.runs_root, watch_dir) or 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "train":
+            return cmd_train(args)
+        if args.command == "sample":
+            return cmd_sample(args)
+        if args.command == "info":
+            return cmd_info(args)
+        if args.command == "eval":
+            return cmd_eval(args)
+        if args.command == "export":
+            return cmd_export(args)
+        if args.command == "watch":
+            return cmd_app(args, args.run_dir)
+        return cmd_app(args)
+    except UserError as exc:
+        print(f"{PROG}: error: {exc}" if not str(exc).startswith(PROG) else f"{exc}", file=sys.stderr)
+        return 2
+    except TrainingError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,107 @@
+"""Rich output for the headless CLI: the training progress bar, its summary, and ``info``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tui_denoiser.core import events as ev
+
+
+class TrainProgress:
+    """Turns trainer events into a rich progress bar (epoch, loss, LR, images/s, ETA) on stderr."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("lr {task.fields[lr]}"),
+            TextColumn("{task.fields[rate]} img/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
+            console=self.console,
+            transient=False,
+        )
+        self.task = None
+        self.started: ev.RunStarted | None = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def handle(self, event: ev.TrainEvent) -> None:
+        if isinstance(event, ev.RunStarted):
+            self.started = event
+            total = event.epochs * event.steps_per_epoch
+            lr = event.lr_schedule[min(event.start_epoch, len(event.lr_schedule) - 1)]
+            self.task = self.progress.add_task("train", total=total, completed=event.global_step,
+                                               epoch=f"{event.start_epoch + 1}/{event.epochs}", loss="-",
+                                               lr=f"{lr:.2e}", rate="-", eta="-")
+            where = "resuming" if event.global_step else "training"
+            self.console.print(f"{where} on {event.device_name} -> {event.run_dir}")
+        elif isinstance(event, ev.StepUpdate) and self.task is not None:
+            self.progress.update(self.task, completed=event.global_step, epoch=f"{event.epoch + 1}/{self.started.epochs}",
+                                 loss=f"{event.loss:.4f}", lr=f"{event.lr:.2e}", rate=f"{event.images_per_s:,.0f}",
+                                 eta=_duration(event.eta_s))
+        elif isinstance(event, ev.EpochEnd):
+            self.progress.console.print(f"epoch {event.epoch + 1}/{event.epochs}: train {event.train_loss:.4f}"
+                                        f"  val {event.val_loss:.4f}  lr {event.lr:.2e}  {_duration(event.elapsed_s)}")
+        elif isinstance(event, ev.CheckpointSaved) and event.reason != "epoch":
+            self.progress.console.print(f"checkpoint saved ({event.reason}): {event.path}")
+        elif isinstance(event, ev.Warning_):
+            self.progress.console.print(f"[yellow]warning:[/] {event.message}")
+
+    def summary(self, result: ev.TrainEvent) -> None:
+        if isinstance(result, ev.Failed):
+            self.console.print(f"[red]error:[/] {result.message}", soft_wrap=True)
+            return
+        assert isinstance(result, ev.Finished)
+        state = "stopped" if result.stopped else "finished"
+        losses = ""
+        if result.final_train_loss is not None:
+            losses = f", train loss {result.final_train_loss:.4f}, val loss {result.final_val_loss:.4f}"
+        self.console.print(f"{state} after {result.epochs_done} epochs, {result.global_step} steps in "
+                           f"{_duration(result.elapsed_s)}{losses}")
+        if result.last_checkpoint:
+            run_dir = Path(result.last_checkpoint).parent
+            self.console.print(f"checkpoint: {result.last_checkpoint}")
+            if result.stopped:
+                self.console.print(f"resume with: denoiser-tui train --resume {run_dir}")
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def print_info(path: Path, payload: dict[str, Any], model_config, train_config, params: int) -> None:
+    console = Console()
+    console.print(f"[bold]{path}[/]  (format {payload.get('format')} v{payload.get('version')})")
+    console.print(f"epochs done {payload.get('epoch', 0)}, global step {payload.get('global_step', 0)}, "
+                  f"{params:,} parameters, EMA {'yes' if payload.get('ema') is not None else 'no'}")
+    for title, config in (("model", model_config), ("train", train_config)):
+        table = Table(title=f"{title} config", show_header=False)
+        for key, value in config.to_dict().items():
+            table.add_row(key, str(value))
+        console.print(table)
+    history = payload.get("history") or []
+    if history:
+        table = Table(title="metrics per epoch")
+        for col in ("epoch", "train loss", "val loss", "lr"):
+            table.add_column(col, justify="right")
+        for row in history:
+            table.add_row(str(row.get("epoch")), f"{row.get('train_loss', float('nan')):.4f}",
+                          f"{row.get('val_loss', float('nan')):.4f}", f"{row.get('lr', float('nan')):.2e}")
+        console.print(table)
