@@ -28,13 +28,13 @@ class DenoiserApp(App[None]):
     TITLE = "denoiser-tui"
     CSS_PATH = ["app.tcss", "training.tcss", "sampling.tcss"]
     BINDINGS = [
-        Binding("f1", "help", "Help"),
-        Binding("question_mark", "help", "Help", show=False),
-        Binding("f2", "switch_mode('training')", "Train"),
-        Binding("f3", "switch_mode('sampling')", "Sample"),
-        Binding("t", "switch_mode('training')", "Training screen", show=False),
-        Binding("s", "switch_mode('sampling')", "Sampling screen", show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help", tooltip="This list of keys"),
+        Binding("question_mark", "help", "Help", show=False, system=True),
+        Binding("f2", "switch_mode('training')", "Train", tooltip="The training screen (training keeps running on the other screen)"),
+        Binding("f3", "switch_mode('sampling')", "Sample", tooltip="The sampling screen"),
+        Binding("t", "switch_mode('training')", "Training screen", show=False, system=True),
+        Binding("s", "switch_mode('sampling')", "Sampling screen", show=False, system=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit (asks first while a run trains)"),
     ]
 
     def __init__(self, *, checkpoint: str | Path | None = None, data_dir: str | Path | None = None,
@@ -112,7 +112,7 @@ class DenoiserApp(App[None]):
     def _bindings_of(owner: Any) -> list[Binding]:
         seen: list[Binding] = []
         for binding in owner.BINDINGS:
-            if isinstance(binding, Binding):
+            if isinstance(binding, Binding) and not binding.system:  # system: aliases of a listed key
                 seen.append(binding)
         if owner is not TrainingScreen and owner is not SamplingScreen:
             seen.append(Binding("ctrl+p", "command_palette", "Command palette"))
@@ -150,7 +150,8 @@ class DenoiserApp(App[None]):
                             partial(self.run_action, "switch_mode('sampling')"))
         yield SystemCommand("Keys", "List every key (F1)", self.action_help)
         for binding in getattr(screen, "BINDINGS", []):
-            if isinstance(binding, Binding) and binding.description and binding.key != "escape":
+            if isinstance(binding, Binding) and binding.description and binding.key != "escape" \
+                    and not binding.system:
                 key = binding.key_display or binding.key
                 yield SystemCommand(binding.description, f"key {key}",
                                     partial(screen.run_action, binding.action))

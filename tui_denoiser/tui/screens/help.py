@@ -11,13 +11,12 @@ from textual.widgets import Static
 from rich.table import Table
 
 
-def _keys_table(title: str, bindings: list[Binding]) -> Table:
+def _keys_table(title: str, bindings: list[Binding], key_display) -> Table:
     table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2, 0, 0))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for binding in bindings:
-        key = binding.key_display or binding.key
-        table.add_row(key, binding.description or binding.action)
+        table.add_row(key_display(binding), binding.tooltip or binding.description or binding.action)
     return table
 
 
@@ -32,4 +31,4 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-body"):
             yield Static("[b]denoiser-tui keys[/b]   (Esc closes; ctrl+p opens the command palette)", id="help-title")
             for title, bindings in self.sections:
-                yield Static(_keys_table(title, bindings), classes="help-section")
+                yield Static(_keys_table(title, bindings, self.app.get_key_display), classes="help-section")

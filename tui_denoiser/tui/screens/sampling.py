@@ -59,16 +59,16 @@ def _short_path(path: Path) -> str:
 class SamplingScreen(Screen):
     AUTO_FOCUS = ""  # keys go to the screen (digits, arrows, space) until the person picks a field
     BINDINGS = [
-        Binding("0", "digit(0)", "Digit", key_display="0-9"),
-        *[Binding(str(d), f"digit({d})", f"Digit {d}", show=False) for d in range(1, 10)],
-        Binding("left", "step(-1)", "Step", key_display="←→"),
-        Binding("right", "step(1)", "Step forward", show=False),
-        Binding("home", "jump(0)", "First step", show=False),
-        Binding("end", "jump(-1)", "Last step", show=False),
-        Binding("space", "play", "Play"),
-        Binding("r", "new_seed", "Seed"),
-        Binding("e", "export", "Export"),
-        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("0", "digit(0)", "Digit", key_display="0-9", tooltip="Choose the digit to sample"),
+        *[Binding(str(d), f"digit({d})", f"Digit {d}", show=False, system=True) for d in range(1, 10)],
+        Binding("left", "step(-1)", "Step", key_display="←→", tooltip="Step back / forward through the denoising"),
+        Binding("right", "step(1)", "Step forward", show=False, system=True),
+        Binding("home", "jump(0)", "First step", show=False, tooltip="Jump to the starting noise"),
+        Binding("end", "jump(-1)", "Last step", show=False, tooltip="Jump to the final sample"),
+        Binding("space", "play", "Play", tooltip="Play or pause the animation"),
+        Binding("r", "new_seed", "Seed", tooltip="Draw a new seed (or type one in the seed field)"),
+        Binding("e", "export", "Export", tooltip="Export the strip as PNG and the animation as GIF"),
+        Binding("escape", "leave_field", "Leave field", show=False, tooltip="Leave a field so the keys act on the picture"),
     ]
 
     def __init__(self, *, runs_root: str | Path | None = None, checkpoint: str | Path | None = None,

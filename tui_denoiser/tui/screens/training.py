@@ -64,12 +64,12 @@ class TrainingScreen(Screen):
 
     AUTO_FOCUS = "#btn-start"  # not a form field, so the letter keys work at once
     BINDINGS = [
-        Binding("n", "start", "Start"),
-        Binding("p", "pause", "Pause"),
-        Binding("x", "stop", "Stop"),
-        Binding("c", "continue_run", "Continue"),
-        Binding("l", "toggle_log", "Log"),
-        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("n", "start", "Start", tooltip="Start a new run with the form's settings"),
+        Binding("p", "pause", "Pause", tooltip="Pause or resume the run"),
+        Binding("x", "stop", "Stop", tooltip="Stop the run (it saves a checkpoint first)"),
+        Binding("c", "continue_run", "Continue", tooltip="Continue the latest run from its last checkpoint"),
+        Binding("l", "toggle_log", "Log", tooltip="Loss chart: switch between linear and log scale"),
+        Binding("escape", "leave_field", "Leave field", show=False, tooltip="Leave a form field so the letter keys act"),
     ]
 
     state: reactive[str] = reactive("idle")

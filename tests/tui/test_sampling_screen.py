@@ -1,0 +1,119 @@
+"""The sampling screen: digits and arrows change what is drawn, export writes real files, bad paths
+leave everything as it was."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from textual.widgets import Input
+from tui_helpers import asynctest, wait_for
+
+from tui_denoiser.tui.app import DenoiserApp
+from tui_denoiser.tui.widgets.digit_image import DigitImage
+
+
+def _app(tmp_path, checkpoint) -> DenoiserApp:
+    return DenoiserApp(checkpoint=str(checkpoint), runs_root=tmp_path / "runs", export_dir=tmp_path / "exports",
+                       warm_imports=False)
+
+
+def _big(screen) -> np.ndarray:
+    return screen.query_one("#big", DigitImage).image.copy()
+
+
+@asynctest
+async def test_digit_and_arrow_keys_change_what_is_drawn(tmp_path, tiny_checkpoint):
+    app = _app(tmp_path, tiny_checkpoint)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.sampling_screen
+        await wait_for(pilot, lambda: screen.frames and screen.pending_request is None)
+        assert app.screen is screen
+        total = len(screen.frames) - 1
+        assert total == 10  # the original recipe's T
+        assert screen.step_text.startswith(f"step {total} of {total}")
+        final_7 = _big(screen)
+
+        await pilot.press("3")
+        await wait_for(pilot, lambda: screen.shown_request.digit == 3 and screen.pending_request is None)
+        assert "digit 3" in screen.step_text
+        assert not np.array_equal(_big(screen), final_7)
+        final_3 = _big(screen)
+
+        await pilot.press("left")
+        assert screen.step_text.startswith(f"step {total - 1} of {total}")
+        assert not np.array_equal(_big(screen), final_3)
+        await pilot.press("home")
+        assert screen.step_text.startswith(f"step 0 of {total}")
+        noise = _big(screen)
+        assert np.array_equal(noise, screen.frames[0][0])
+        await pilot.press("right")
+        assert screen.step_text.startswith(f"step 1 of {total}")
+        assert screen._strip_thumbs[1].has_class("-current")
+        await pilot.press("end")
+        assert np.array_equal(_big(screen), final_3)
+        batch = [screen.query_one(f"#batch-{i}", DigitImage).image for i in range(4)]
+        assert all(np.array_equal(b, screen.frames[total][i]) for i, b in enumerate(batch))
+
+        seed_before = screen.seed
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.shown_request.seed != seed_before and screen.pending_request is None)
+        assert screen.query_one("#seed", Input).value == str(screen.seed)
+
+        await pilot.press("home", "space")
+        assert screen.playing
+        await wait_for(pilot, lambda: not screen.playing, timeout=10)
+        assert screen.step_index == total
+
+
+@asynctest
+async def test_export_writes_png_and_gif(tmp_path, tiny_checkpoint):
+    app = _app(tmp_path, tiny_checkpoint)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.sampling_screen
+        await wait_for(pilot, lambda: screen.frames and screen.pending_request is None)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: len(screen.exported) == 2)
+        png, gif = screen.exported
+        assert "wrote" in str(screen.query_one("#samp-status").content)
+        with Image.open(png) as picture:
+            assert picture.format == "PNG" and picture.width > picture.height
+        with Image.open(gif) as animation:
+            assert animation.format == "GIF" and animation.n_frames == len(screen.frames)
+
+
+@asynctest
+async def test_bad_checkpoint_path_shows_one_line_and_keeps_the_model(tmp_path, tiny_checkpoint):
+    app = _app(tmp_path, tiny_checkpoint)
+    bad = tmp_path / "not-a-checkpoint.pt"
+    bad.write_bytes(b"garbage")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.sampling_screen
+        await wait_for(pilot, lambda: screen.frames and screen.pending_request is None)
+        frames, key = screen.frames, screen.model_key
+        path_input = screen.query_one("#model-path", Input)
+        path_input.focus()
+        path_input.value = str(bad)
+        await pilot.press("enter")
+        status = screen.query_one("#samp-status")
+        await wait_for(pilot, lambda: status.has_class("-error"))
+        text = str(status.content)
+        assert "\n" not in text.strip() and "kept the current model" in text
+        assert screen.model_key == key and screen.frames is frames
+        assert path_input.value == str(bad)  # what was typed is not lost
+
+
+@asynctest
+async def test_guidance_steps_and_sampler_are_used(tmp_path, tiny_checkpoint):
+    app = _app(tmp_path, tiny_checkpoint)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.sampling_screen
+        await wait_for(pilot, lambda: screen.frames and screen.pending_request is None)
+        assert "plain conditional" in str(screen.query_one("#guidance-help").content)
+        screen.query_one("#steps", Input).value = "4"
+        await wait_for(pilot, lambda: len(screen.frames) == 5 and screen.pending_request is None)
+        screen.query_one("#sampler").value = "euler"
+        await wait_for(pilot, lambda: screen.shown_request.sampler == "euler" and screen.pending_request is None)
+        screen.query_one("#guidance", Input).value = "25"  # out of range: one line, nothing lost
+        await wait_for(pilot, lambda: screen.query_one("#samp-status").has_class("-error"))
+        assert "guidance" in str(screen.query_one("#samp-status").content)
+        assert len(screen.frames) == 5
