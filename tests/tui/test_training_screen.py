@@ -71,16 +71,18 @@ async def test_short_real_training_fills_chart_lr_preview_and_log(tmp_path, tiny
         await _type(pilot, "#field-epochs", "2")
         await _type(pilot, "#field-step_size", "1")
         await pilot.press("escape")  # leave the field so single-letter keys act
-        await pilot.press("n")
         seen_lr: list[str] = []
+        panel = screen.lr_panel
+        set_current = panel.set_current
 
-        def done() -> bool:
-            text = screen.lr_panel.text
-            if not seen_lr or seen_lr[-1] != text:
-                seen_lr.append(text)
-            return screen.state == "done"
+        def record(lr, epoch):  # every value the label shows, however fast the run goes
+            set_current(lr, epoch)
+            if not seen_lr or seen_lr[-1] != panel.text:
+                seen_lr.append(panel.text)
 
-        await wait_for(pilot, done, timeout=90)
+        panel.set_current = record
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen.state == "done", timeout=90)
         assert screen.final_event is not None and screen.final_event.kind == "finished"
         assert "1.00E-4" in seen_lr and seen_lr[-1] == "5.00E-5"  # StepLR(1, 0.5) across the boundary
         assert seen_lr.index("1.00E-4") < seen_lr.index("5.00E-5")
