@@ -52,8 +52,9 @@ class SampleRequest:
 
 
 def _short_path(path: Path) -> str:
-    """``run/epoch-003.pt``: enough to tell checkpoints apart in a narrow list."""
-    return f"{path.parent.name}/{path.name}"
+    """``run/epoch-003.pt``, cut to fit the 18-column list: enough to tell checkpoints apart."""
+    text = f"{path.parent.name}/{path.name}"
+    return text if len(text) <= 18 else "…" + text[-17:]
 
 
 class SamplingScreen(Screen):
@@ -91,6 +92,7 @@ class SamplingScreen(Screen):
         self._model_options: list[tuple[str, str]] = []
         self.exported: list[str] = []
         self._strip_thumbs: list[Thumb] = []
+        self._loading = False
         self._last_error = ""
 
     # ----------------------------------------------------------------- layout
@@ -200,6 +202,8 @@ class SamplingScreen(Screen):
         if self.model_key and all(value != self.model_key for _, value in options):
             options.append((_short_path(Path(self.model_key)), self.model_key))
         self._model_options = options
+        if self.loaded is None and not self._loading and options:
+            self._load(Path(options[0][1]))  # no shipped model: start with the newest checkpoint
         select = self.query_one("#model-select", Select)
         with self.prevent(Select.Changed):
             select.set_options(options)
@@ -222,6 +226,7 @@ class SamplingScreen(Screen):
         self._load(Path(path))
 
     def _load(self, path: Path) -> None:
+        self._loading = True
         self._status(f"loading {path.name}…")
         self._load_worker(path)
 
@@ -240,6 +245,7 @@ class SamplingScreen(Screen):
         self.post_message(ModelLoaded(str(path), loaded))
 
     def on_model_load_failed(self, message: ModelLoadFailed) -> None:
+        self._loading = False
         keep = " (kept the current model)" if self.loaded is not None else ""
         self._status(f"✗ {message.message}{keep}", error=True)
         self.notify(message.message, title="Cannot load the checkpoint", severity="error")
@@ -247,6 +253,7 @@ class SamplingScreen(Screen):
     def on_model_loaded(self, message: ModelLoaded) -> None:
         from tui_denoiser.core.sampling import SAMPLERS
 
+        self._loading = False
         loaded = message.loaded
         self.loaded, self.model_key = loaded, message.key
         recipe = "edm" if loaded.is_edm else "original"

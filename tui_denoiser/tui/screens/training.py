@@ -360,7 +360,7 @@ class TrainingScreen(Screen):
             if event.history and not self.chart.train_points:
                 self.chart.load_history(event.history)
             where = f"{event.device_name or event.device}"
-            title.update(f"Training on {where} → {event.run_dir}")
+            title.update(f"Training on {where} · run {Path(event.run_dir).name}")
             self.event_log.add(f"run started at epoch {event.start_epoch + 1}/{event.epochs} on {where}")
         elif isinstance(event, EpochEnd):
             self.chart.add_epoch(event.epoch + 1, event.train_loss, event.val_loss)

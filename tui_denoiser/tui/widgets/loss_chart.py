@@ -13,7 +13,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
-from textual_plot import HiResMode, LegendLocation, NumericAxisFormatter, PlotWidget
+from rich.text import Text
+from textual_plot import HiResMode, NumericAxisFormatter, PlotWidget
 
 
 class _LogTicks(NumericAxisFormatter):
@@ -51,7 +52,7 @@ class LossChart(Vertical):
         self._smoothed: float | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("loss · linear scale (l: log)", id="chart-caption")
+        yield Static("", id="chart-caption")
         yield _Plot(allow_pan_and_zoom=False)
 
     def on_mount(self) -> None:
@@ -102,7 +103,9 @@ class LossChart(Vertical):
         plot = self.query_one(_Plot)
         scale = "log" if self.log_scale else "linear"
         other = "linear" if self.log_scale else "log"
-        self.query_one("#chart-caption", Static).update(f"loss vs epoch · {scale} scale (l: {other})")
+        caption = Text.assemble("loss/epoch ", ("━ step", "grey70"), " ", ("━ train", "dodger_blue1"), " ",
+                                ("━ val", "orange1"), f" · {scale} (l: {other})")
+        self.query_one("#chart-caption", Static).update(caption)
         plot.clear()
         plot.set_y_formatter(_LogTicks() if self.log_scale else NumericAxisFormatter())
         for points, style, label, scatter in (
@@ -118,7 +121,3 @@ class LossChart(Vertical):
                 plot.scatter(xs, ys, marker="●", marker_style=style, label=label)
             else:
                 plot.plot(xs, ys, line_style=style, hires_mode=HiResMode.BRAILLE, label=label)
-        if self.step_points or self.train_points:
-            plot.show_legend(LegendLocation.TOPRIGHT)
-        else:
-            plot.show_legend(is_visible=False)
