@@ -136,3 +136,15 @@ async def test_pause_resume_stop_continue_and_quit(tmp_path, tiny_data_dir):
         await wait_for(pilot, lambda: not screen.is_training, timeout=60)
     assert screen.final_event is not None and screen.final_event.global_step > steps_at_stop
     assert not [t for t in threading.enumerate() if "trainer" in t.name.lower()]
+
+
+@asynctest
+async def test_watch_replays_a_run_folder_read_only(tmp_path, tiny_checkpoint):
+    app = DenoiserApp(runs_root=tmp_path / "runs", watch_dir=str(tiny_checkpoint.parent), warm_imports=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.training_screen
+        await wait_for(pilot, lambda: screen.final_event is not None, timeout=30)
+        assert screen.state == "watching"
+        assert len(screen.chart.train_points) == 1
+        assert screen.query_one("#btn-start", Button).disabled
+        assert any("checkpoint saved" in line for line in screen.event_log.plain_lines)
