@@ -122,3 +122,20 @@ def event_from_json(data: dict[str, Any]) -> TrainEvent:
         raise ValueError(f"unknown event kind {kind!r}")
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def end_partial_line(path) -> None:
+    """End a JSON-lines file that a killed writer left mid-line, so the next event starts a line of its
+    own (readers skip the broken one). Missing or unreadable files are left alone."""
+    import os
+
+    try:
+        with open(path, "rb+") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
+    except OSError:
+        pass

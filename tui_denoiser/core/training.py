@@ -131,6 +131,7 @@ class Trainer:
             if self.callback:
                 self.callback(event)
             return event
+        ev.end_partial_line(self.run_dir / "metrics.jsonl")  # a killed run may have left half a line
         try:
             return self._run()
         except (UserError, TrainingError) as exc:
@@ -382,6 +383,8 @@ class Trainer:
                 step_in_epoch = steps_per_epoch
 
             if stopped:
+                if not math.isfinite(float(loss_sum)):  # never overwrite the last good checkpoint with NaN
+                    raise TrainingError(self._nonfinite_message(float(loss_sum)))
                 # Save where in the epoch we are (its permutation too) so a resume continues exactly.
                 position = {"perm": perm.to("cpu", torch.int32), "step_in_epoch": step_in_epoch,
                             "loss_sum": float(loss_sum), "loss_count": loss_count}
