@@ -1,0 +1,88 @@
+"""Noise levels drawn in training, loss weights, and the sampler grids."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tui_denoiser.core.config import RECIPES, TrainConfig
+from tui_denoiser.core.noise import karras_sigmas, linear_sigmas, loss_weights, training_sigmas
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_discrete_batch_is_one_level_per_batch():
+    cfg = TrainConfig(noise="discrete-batch", steps=10)
+    allowed = {round(t / 10, 6) for t in range(1, 11)}
+    seen = set()
+    gen = _gen()
+    for _ in range(60):
+        sigma = training_sigmas(cfg, 16, device="cpu", generator=gen)
+        assert sigma.shape == (16,)
+        assert torch.all(sigma == sigma[0])
+        value = round(float(sigma[0]), 6)
+        assert value in allowed
+        seen.add(value)
+    assert len(seen) > 3  # it does vary between batches
+
+
+def test_discrete_is_one_level_per_sample():
+    cfg = TrainConfig(noise="discrete", steps=4)
+    sigma = training_sigmas(cfg, 256, device="cpu", generator=_gen())
+    assert sigma.shape == (256,)
+    assert {round(float(s), 6) for s in sigma} == {0.25, 0.5, 0.75, 1.0}
+
+
+def test_continuous_is_in_zero_to_sigma_max():
+    cfg = TrainConfig(noise="continuous", sigma_max=2.0, sigma_min=0.01)
+    sigma = training_sigmas(cfg, 4096, device="cpu", generator=_gen())
+    assert sigma.shape == (4096,)
+    assert float(sigma.min()) > 0 and float(sigma.max()) <= 2.0
+    assert len(torch.unique(sigma)) > 4000
+
+
+def test_edm_is_log_normal():
+    cfg = RECIPES["edm"].train
+    sigma = training_sigmas(cfg, 20_000, device="cpu", generator=_gen())
+    assert float(sigma.min()) > 0
+    log = sigma.log()
+    assert abs(float(log.mean()) - cfg.p_mean) < 0.05
+    assert abs(float(log.std()) - cfg.p_std) < 0.05
+
+
+def test_draws_are_seeded():
+    cfg = TrainConfig(noise="continuous")
+    a = training_sigmas(cfg, 8, device="cpu", generator=_gen(3))
+    b = training_sigmas(cfg, 8, device="cpu", generator=_gen(3))
+    c = training_sigmas(cfg, 8, device="cpu", generator=_gen(4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_loss_weights():
+    sigma = torch.tensor([0.1, 1.0, 10.0])
+    for noise in ("discrete-batch", "discrete", "continuous"):
+        assert loss_weights(TrainConfig(noise=noise), sigma, 0.5) is None
+    w = loss_weights(TrainConfig(noise="edm"), sigma, 0.5)
+    expected = (sigma**2 + 0.25) / (sigma * 0.5) ** 2
+    assert torch.allclose(w, expected)
+    assert math.isclose(float(w[1]), (1 + 0.25) / 0.25, rel_tol=1e-6)
+
+
+def test_linear_sigmas():
+    s = linear_sigmas(10, 1.0)
+    assert s.shape == (10,)
+    assert torch.allclose(s, torch.arange(10, 0, -1, dtype=torch.float64) / 10)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 5, 18])
+def test_karras_sigmas_monotone_from_max_to_min(steps):
+    s = karras_sigmas(steps, 0.002, 80.0)
+    assert s.shape == (steps,)
+    assert math.isclose(float(s[0]), 80.0, rel_tol=1e-9)
+    if steps > 1:
+        assert math.isclose(float(s[-1]), 0.002, rel_tol=1e-9)
+        assert torch.all(s[1:] < s[:-1])

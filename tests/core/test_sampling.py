@@ -1,0 +1,127 @@
+"""Samplers: K+1 frames, shapes, sigma sequence, model-call counts, seeds, guidance and eval mode."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tui_denoiser.core.config import ModelConfig
+from tui_denoiser.core.errors import ConfigError
+from tui_denoiser.core.model import ConditionalDenoiser
+from tui_denoiser.core.sampling import SAMPLERS, SampleStep, final_images, sample
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    return ConditionalDenoiser(ModelConfig(channels=(8, 16, 16))).eval()
+
+
+@pytest.fixture(scope="module")
+def edm_model():
+    torch.manual_seed(1)
+    return ConditionalDenoiser(ModelConfig(channels=(8, 16, 16), norm="group", parameterization="edm")).eval()
+
+
+def _calls(sampler, k):
+    return 2 * k - 1 if sampler == "heun" else k
+
+
+def test_sampler_names_have_descriptions():
+    assert set(SAMPLERS) == {"original", "euler", "heun", "stochastic"}
+    assert all(isinstance(d, str) and d and "\n" not in d for d in SAMPLERS.values())
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+@pytest.mark.parametrize("guidance", [1.0, 2.0])
+def test_frames_shapes_sigmas_and_calls(edm_model, sampler, guidance):
+    k = 4
+    frames = list(sample(edm_model, [0, 3, 7], sampler=sampler, steps=k, sigma_max=5.0, sigma_min=0.01,
+                         seed=0, guidance=guidance))
+    assert len(frames) == k + 1
+    assert [f.index for f in frames] == list(range(k + 1))
+    assert all(isinstance(f, SampleStep) and f.total == k for f in frames)
+    for f in frames:
+        assert f.images.shape == (3, 1, 28, 28) and f.images.dtype == torch.float32
+        assert f.images.device.type == "cpu" and torch.isfinite(f.images).all()
+    sigmas = [f.sigma for f in frames]
+    assert sigmas[0] == pytest.approx(5.0) and sigmas[-1] == 0.0
+    assert all(a > b for a, b in zip(sigmas, sigmas[1:]))
+    per_eval = 1 if guidance == 1.0 else 2
+    assert frames[0].model_calls == 0
+    assert frames[-1].model_calls == per_eval * _calls(sampler, k)
+    assert all(a.model_calls <= b.model_calls for a, b in zip(frames, frames[1:]))
+
+
+def test_original_sampler_visits_t_over_T(model):
+    frames = list(sample(model, [1], sampler="original", steps=5, sigma_max=1.0, seed=0))
+    assert [round(f.sigma, 6) for f in frames] == [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]
+    assert frames[-1].model_calls == 5
+
+
+def test_starting_noise_is_sigma_max_times_a_seeded_normal(model):
+    first = next(sample(model, [0, 1], sampler="euler", steps=3, sigma_max=2.0, seed=11))
+    expected = torch.randn((2, 1, 28, 28), generator=torch.Generator().manual_seed(11)) * 2.0
+    assert torch.equal(first.images, expected)
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_a_seed_reproduces_and_different_seeds_differ(model, sampler):
+    def run(seed):
+        return [f.images for f in sample(model, [2, 5], sampler=sampler, steps=3, sigma_max=1.0, seed=seed)]
+
+    a, b, c = run(7), run(7), run(8)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not torch.equal(a[-1], c[-1])
+    assert not torch.equal(a[0], c[0])
+
+
+def test_guidance_one_is_the_plain_conditional_model(model):
+    labels = torch.tensor([3, 8])
+    steps = 4
+    got = final_images(sample(model, labels, sampler="original", steps=steps, sigma_max=1.0, seed=5, guidance=1.0))
+    x = torch.randn((2, 1, 28, 28), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        for t in range(steps, 0, -1):
+            x = model(x, torch.full((1, 1, 1, 1), t / steps), labels)
+    assert torch.allclose(got, x, atol=1e-5)
+
+
+def test_guidance_mixes_conditional_and_null_predictions(model):
+    labels = torch.tensor([4, 6])
+    w = 3.0
+    got = final_images(sample(model, labels, sampler="original", steps=2, sigma_max=1.0, seed=9, guidance=w))
+    x = torch.randn((2, 1, 28, 28), generator=torch.Generator().manual_seed(9))
+    null = torch.full_like(labels, model.null_label)
+    with torch.no_grad():
+        for t in (2, 1):
+            level = torch.full((1, 1, 1, 1), t / 2)
+            cond, uncond = model(x, level, labels), model(x, level, null)
+            x = uncond + w * (cond - uncond)
+    assert torch.allclose(got, x, atol=1e-4)
+    plain = final_images(sample(model, labels, sampler="original", steps=2, sigma_max=1.0, seed=9))
+    assert not torch.allclose(got, plain, atol=1e-3)
+
+
+def test_sampling_refuses_a_model_in_training_mode():
+    training = ConditionalDenoiser(ModelConfig(channels=(8, 16, 16))).train()
+    with pytest.raises(RuntimeError, match="eval"):
+        next(sample(training, [0], steps=2))
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"sampler": "ddpm"}, "sampler"),
+    ({"steps": 0}, "steps"),
+    ({"steps": 1001}, "steps"),
+    ({"guidance": -1.0}, "guidance"),
+    ({"guidance": float("nan")}, "guidance"),
+])
+def test_bad_sampling_values_are_config_errors(model, kwargs, word):
+    with pytest.raises(ConfigError, match=word):
+        next(sample(model, [0], **kwargs))
+
+
+def test_sampling_does_not_track_gradients(model):
+    last = final_images(sample(model, [0], sampler="heun", steps=2, sigma_max=1.0))
+    assert not last.requires_grad
