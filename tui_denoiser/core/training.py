@@ -93,6 +93,7 @@ class Trainer:
                  write_metrics: bool = True):
         self.model_config = model_config or ModelConfig()
         self.train_config = train_config or TrainConfig()
+        self.train_config_given = train_config is not None  # resume: None keeps the saved run's
         self.run_dir = Path(run_dir).expanduser()
         self.data_dir_given = data_dir is not None
         self.data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
@@ -154,7 +155,7 @@ class Trainer:
         if self.resume:
             resume_payload = load_checkpoint(self.run_dir / "last.pt")
             model_config, saved_train = configs_from(resume_payload, self.run_dir / "last.pt")
-            passed = self.train_config
+            passed = self.train_config if self.train_config_given else None
             self.model_config = model_config
             if not self.data_dir_given and resume_payload.get("data_dir"):
                 self.data_dir = Path(resume_payload["data_dir"])  # the run's own data, unless told otherwise
