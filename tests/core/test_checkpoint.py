@@ -1,0 +1,184 @@
+"""Checkpoints: atomic round trip, LoadedModel, export, and every kind of bad file refused with one line."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from tui_denoiser.core import checkpoint as ck
+from tui_denoiser.core.config import RECIPES, ModelConfig, TrainConfig
+from tui_denoiser.core.errors import CheckpointError, UserError
+from tui_denoiser.core.model import ConditionalDenoiser
+
+TINY = ModelConfig(channels=(8, 16, 16))
+TINY_EDM = ModelConfig(channels=(8, 16, 16), norm="group", parameterization="edm")
+
+
+def _payload(model_config=TINY, train_config=None, *, ema=False, seed=0, **extra):
+    torch.manual_seed(seed)
+    model = ConditionalDenoiser(model_config)
+    payload = {"model_config": model_config.to_dict(),
+               "train_config": (train_config or TrainConfig(batch_size=32)).to_dict(),
+               "model": model.state_dict(), "ema": None, "epoch": 2, "global_step": 16,
+               "history": [{"epoch": 1, "train_loss": 0.5, "val_loss": 0.4, "lr": 1e-3}]}
+    if ema:
+        torch.manual_seed(seed + 100)
+        payload["ema"] = ConditionalDenoiser(model_config).state_dict()
+    payload.update(extra)
+    return payload
+
+
+def _refused(path) -> str:
+    with pytest.raises(CheckpointError) as info:
+        ck.load_checkpoint(path)
+    message = str(info.value)
+    assert "\n" not in message and message.strip() == message
+    assert isinstance(info.value, UserError)
+    return message
+
+
+def test_round_trip(tmp_path):
+    payload = _payload()
+    path = ck.save_checkpoint(tmp_path / "sub" / "a.pt", payload)
+    assert path == tmp_path / "sub" / "a.pt"
+    assert not list(path.parent.glob(".*.tmp"))  # the temp file was renamed, not left
+    loaded = ck.load_checkpoint(path)
+    assert loaded["format"] == ck.FORMAT and loaded["version"] == ck.VERSION
+    assert loaded["model_config"] == TINY.to_dict() and loaded["history"] == payload["history"]
+    for name, tensor in payload["model"].items():
+        assert torch.equal(loaded["model"][name], tensor)
+    # Overwriting keeps one file, atomically replaced.
+    ck.save_checkpoint(path, _payload(seed=5))
+    assert not torch.equal(ck.load_checkpoint(path)["model"]["out.weight"], payload["model"]["out.weight"])
+
+
+def test_load_model_prefers_ema_and_samples(tmp_path):
+    payload = _payload(TINY_EDM, RECIPES["edm"].train, ema=True)
+    path = ck.save_checkpoint(tmp_path / "m.pt", payload)
+    loaded = ck.load_model(path)
+    assert not loaded.model.training and loaded.has_ema
+    assert loaded.model_config == TINY_EDM and loaded.train_config == RECIPES["edm"].train
+    assert loaded.epoch == 2 and loaded.global_step == 16 and loaded.path == path
+    assert len(loaded.history) == 1
+    for name, tensor in payload["ema"].items():
+        assert torch.equal(loaded.model.state_dict()[name], tensor)
+    raw = ck.load_model(path, ema=False)
+    assert torch.equal(raw.model.state_dict()["out.weight"], payload["model"]["out.weight"])
+    assert loaded.default_sampler == "heun" and loaded.default_steps == 10 and loaded.grid == "karras"
+    assert loaded.sampling_range == (0.002, 80.0)
+    frames = list(loaded.sample([0, 9], steps=3, seed=1))
+    assert len(frames) == 4 and frames[-1].images.shape == (2, 1, 28, 28) and frames[-1].model_calls == 5
+
+
+def test_original_model_defaults(tmp_path):
+    path = ck.save_checkpoint(tmp_path / "o.pt", _payload(TINY, TrainConfig(steps=8)))
+    loaded = ck.load_model(path)
+    assert not loaded.has_ema
+    assert loaded.default_sampler == "original" and loaded.default_steps == 8 and loaded.grid == "linear"
+    assert loaded.sampling_range == (1 / 8, 1.0)
+    assert len(list(loaded.sample([3], seed=0))) == 9
+
+
+def test_export_keeps_ema_weights_and_drops_training_state(tmp_path):
+    payload = _payload(ema=True, optimizer={"state": {}, "param_groups": []})
+    src = ck.save_checkpoint(tmp_path / "full.pt", payload)
+    dst = ck.export_for_inference(src, tmp_path / "small.pt")
+    slim = ck.load_checkpoint(dst)
+    assert "optimizer" not in slim and slim["ema"] is None and slim["exported_from_ema"] is True
+    for name, tensor in payload["ema"].items():
+        assert torch.equal(slim["model"][name], tensor)
+    assert slim["history"] == payload["history"] and slim["epoch"] == 2
+
+
+def test_find_checkpoints_newest_first(tmp_path):
+    assert ck.find_checkpoints(tmp_path / "none") == []
+    old = ck.save_checkpoint(tmp_path / "runs" / "a" / "last.pt", _payload())
+    new = ck.save_checkpoint(tmp_path / "runs" / "b" / "epoch-001.pt", _payload())
+    os.utime(old, (1_000_000, 1_000_000))
+    (tmp_path / "runs" / "b" / "notes.txt").write_text("x")
+    assert ck.find_checkpoints(tmp_path / "runs") == [new, old]
+
+
+def test_pickled_code_is_refused_without_running(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __init__(self, target):
+            self.target = target
+
+        def __reduce__(self):
+            return (open, (str(self.target), "w"))  # unpickling would create the marker file
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": ck.FORMAT, "version": 1, "model_config": TINY.to_dict(),
+                "train_config": TrainConfig().to_dict(), "model": {}, "gift": Evil(marker)}, path)
+    message = _refused(path)
+    assert "refused" in message
+    assert not marker.exists()
+    with pytest.raises(CheckpointError):
+        ck.load_model(path)
+    assert not marker.exists()
+    # The payload is armed: an unsafe load would have run it.
+    armed_marker = tmp_path / "armed"
+    armed = tmp_path / "armed.pt"
+    torch.save({"gift": Evil(armed_marker)}, armed)
+    torch.load(armed, weights_only=False)
+    assert armed_marker.exists()
+
+
+@pytest.mark.parametrize("cut", [0, 10, 100, 0.5, -1, -30])
+def test_truncated_file_is_refused(tmp_path, cut):
+    good = ck.save_checkpoint(tmp_path / "good.pt", _payload())
+    blob = good.read_bytes()
+    n = int(len(blob) * cut) if isinstance(cut, float) else (cut if cut >= 0 else len(blob) + cut)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(blob[:n])
+    assert "truncated" in _refused(bad)
+
+
+def test_foreign_torch_file_is_refused(tmp_path):
+    path = tmp_path / "foreign.pt"
+    torch.save({"state_dict": ConditionalDenoiser(TINY).state_dict()}, path)
+    assert "not a denoiser-tui checkpoint" in _refused(path)
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    assert "not a denoiser-tui checkpoint" in _refused(tmp_path / "tensor.pt")
+
+
+def test_text_file_and_folder_and_missing_file_are_refused(tmp_path):
+    (tmp_path / "notes.pt").write_text("hello, I am not a checkpoint\n" * 20)
+    _refused(tmp_path / "notes.pt")
+    assert "folder" in _refused(tmp_path)
+    assert "not found" in _refused(tmp_path / "missing.pt")
+
+
+def test_newer_format_is_refused(tmp_path):
+    path = ck.save_checkpoint(tmp_path / "new.pt", _payload(version=ck.VERSION + 1))
+    assert "newer" in _refused(path)
+    bad = ck.save_checkpoint(tmp_path / "bad.pt", _payload(version="one"))
+    assert "version" in _refused(bad)
+
+
+def test_incomplete_payload_is_refused(tmp_path):
+    payload = _payload()
+    del payload["model"]
+    assert "model" in _refused(ck.save_checkpoint(tmp_path / "inc.pt", payload))
+
+
+def test_wrong_shape_weights_are_refused_with_one_line(tmp_path):
+    payload = _payload(TINY)
+    payload["model_config"] = ModelConfig().to_dict()  # weights of another ModelConfig
+    path = ck.save_checkpoint(tmp_path / "shape.pt", payload)
+    with pytest.raises(CheckpointError) as info:
+        ck.load_model(path)
+    assert "\n" not in str(info.value) and "shape" in str(info.value)
+
+
+def test_invalid_config_in_file_is_refused_with_one_line(tmp_path):
+    payload = _payload()
+    payload["model_config"] = {**TINY.to_dict(), "channels": [8, 16]}
+    path = ck.save_checkpoint(tmp_path / "cfg.pt", payload)
+    with pytest.raises(CheckpointError) as info:
+        ck.load_model(path)
+    assert "\n" not in str(info.value) and "config" in str(info.value)
