@@ -312,6 +312,11 @@ def cmd_app(args: argparse.Namespace, watch_dir: str | None = None) -> int:
     return run_app(args.checkpoint, args.data_dir, args.runs_root, watch_dir) or 0
 
 
+def _one_line(text: str) -> str:
+    """An error stays one line: a line break inside it (from an argument or a path) is shown escaped."""
+    return "".join(repr(ch)[1:-1] if len(f"a{ch}a".splitlines()) > 1 else ch for ch in text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -329,10 +334,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_app(args, args.run_dir)
         return cmd_app(args)
     except UserError as exc:
-        print(f"{PROG}: error: {exc}" if not str(exc).startswith(PROG) else f"{exc}", file=sys.stderr)
+        message = _one_line(str(exc))
+        print(message if message.startswith(PROG) else f"{PROG}: error: {message}", file=sys.stderr)
         return 2
     except TrainingError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
