@@ -7,6 +7,7 @@ quickly. Every bad input ends as one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -179,6 +180,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model_config, train_config = _train_configs(args)
     if args.resume:
         run_dir = Path(args.resume).expanduser()
+        _check_readable_run_dir(run_dir)
         if not (run_dir / "last.pt").is_file():
             raise UserError(f"cannot resume: {run_dir / 'last.pt'} not found")
         if args.run_dir and Path(args.run_dir).expanduser() != run_dir:
@@ -200,17 +202,55 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     progress = TrainProgress()
     trainer = Trainer(model_config, train_config, run_dir=run_dir, data_dir=args.data_dir,
-                      callback=progress.handle, resume=bool(args.resume))
+                      callback=_terminal_may_vanish(progress.handle), resume=bool(args.resume))
     previous = _install_stop_signals(trainer)
     try:
-        with progress:
-            result = trainer.run()
+        with _ignore_terminal_errors():
+            progress.__enter__()
+        result = trainer.run()
     finally:
+        with _ignore_terminal_errors():
+            progress.__exit__(None, None, None)
         _restore_signals(previous)
-    progress.summary(result)
+    with _ignore_terminal_errors():
+        progress.summary(result)
     if result.kind == "failed":
         return 1
     return 0
+
+
+def _terminal_may_vanish(handle):
+    """A progress callback that stops drawing once the terminal is gone (SIGHUP, a dropped SSH link:
+    writes fail with EIO) instead of failing the run; training, checkpoints and metrics go on."""
+    state = {"gone": False}
+
+    def guarded(event) -> None:
+        if state["gone"]:
+            return
+        try:
+            handle(event)
+        except OSError:
+            state["gone"] = True
+
+    return guarded
+
+
+@contextlib.contextmanager
+def _ignore_terminal_errors():
+    """Writing to a terminal that went away (SSH dropped) fails; the run's files still have it all."""
+    try:
+        yield
+    except OSError:
+        pass
+
+
+def _check_readable_run_dir(run_dir: Path) -> None:
+    """One line for a run folder that is missing, not a folder, or that we may not read."""
+    from tui_denoiser.core.events import run_folder_problem
+
+    problem = run_folder_problem(run_dir)
+    if problem is not None:
+        raise UserError(problem)
 
 
 _STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None),
@@ -307,8 +347,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_app(args: argparse.Namespace, watch_dir: str | None = None) -> int:
     from tui_denoiser.tui.app import run_app
 
-    if watch_dir is not None and not Path(watch_dir).expanduser().is_dir():
-        raise UserError(f"run folder not found: {watch_dir}")
+    if watch_dir is not None:
+        _check_readable_run_dir(Path(watch_dir).expanduser())
     return run_app(args.checkpoint, args.data_dir, args.runs_root, watch_dir) or 0
 
 

@@ -55,7 +55,28 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
             raise TrainingError(f"could not save {path}: {exc.strerror or exc}") from exc
         raise
     _fsync_dir(path.parent)
+    _remove_stale_temps(path)
     return path
+
+
+STALE_TEMP_S = 600
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove temp files of ``path`` left by saves that were killed (older than ten minutes, so a save
+    in progress elsewhere is never touched). Their names (``.NAME.*.tmp``) never match ``*.pt``."""
+    import time
+
+    now = time.time()
+    try:
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            try:
+                if now - stale.stat().st_mtime > STALE_TEMP_S:
+                    stale.unlink()
+            except OSError:
+                pass
+    except OSError:
+        pass
 
 
 def _fsync_dir(folder: Path) -> None:

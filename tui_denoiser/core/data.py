@@ -6,6 +6,10 @@ in the training loop (that loop was the original design's bottleneck).
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -53,10 +57,12 @@ def load_split(dataset: str, data_dir: str | Path, *, train: bool, device: str |
     except RuntimeError:
         if not download:
             raise DataError(_missing_message(dataset, root)) from None
+        _download(cls, dataset, root)
         try:
-            ds = cls(str(root), train=train, download=True)
-        except Exception as exc:  # network errors, checksum mismatches, partial files
-            raise DataError(_missing_message(dataset, root, reason=_short_reason(exc))) from exc
+            ds = cls(str(root), train=train, download=False)
+        except Exception as exc:
+            raise DataError(f"{dataset} files under {root} are unreadable after download "
+                            f"({_short_reason(exc)}); delete them or pass another --data-dir") from exc
     except Exception as exc:  # corrupt extracted files
         raise DataError(f"{dataset} files under {root} are unreadable ({_short_reason(exc)}); "
                         f"delete them or pass another --data-dir") from exc
@@ -67,6 +73,46 @@ def load_split(dataset: str, data_dir: str | Path, *, train: bool, device: str |
     if images.dtype != torch.uint8 or images.ndim != 3 or images.shape[0] != labels.shape[0]:
         raise DataError(f"{dataset} files under {root} have an unexpected layout {tuple(images.shape)}")
     return images.to(device), labels.to(device=device, dtype=torch.long)
+
+
+def _download(cls, dataset: str, root: Path) -> None:
+    """Download into a scratch folder beside the data and move the files in only when every one has
+    passed its checksum: a failed, corrupt or interrupted download leaves nothing behind."""
+    folder = _RAW_FILES[dataset][0]
+    raw = root / folder / "raw"
+    for stale in root.glob(".download-*"):  # left by a download that was killed an hour or more ago
+        try:
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            pass
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
+    except OSError as exc:
+        raise DataError(f"cannot write to the data folder {root} ({exc.strerror}); pass a writable --data-dir") from exc
+    try:
+        try:
+            cls(str(scratch), train=True, download=True)
+        except Exception as exc:  # network errors, checksum mismatches, partial files
+            raise DataError(_missing_message(dataset, root, reason=_download_reason(exc))) from exc
+        try:
+            raw.mkdir(parents=True, exist_ok=True)
+            for item in sorted((scratch / folder / "raw").iterdir()):
+                os.replace(item, raw / item.name)
+        except OSError as exc:
+            raise DataError(f"cannot write the downloaded {dataset} files to {raw} ({exc.strerror}); "
+                            f"pass a writable --data-dir") from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _download_reason(exc: BaseException) -> str:
+    text = str(exc)
+    if "corrupted" in text.lower() or "md5" in text.lower() or "checksum" in text.lower():
+        return "a downloaded file failed its checksum; nothing was kept"
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    got = [line for line in lines if not line.startswith(("Error downloading", "Tried "))]
+    return (got[-1] if got else lines[0] if lines else type(exc).__name__)[:160]
 
 
 def _short_reason(exc: BaseException) -> str:

@@ -139,3 +139,26 @@ def end_partial_line(path) -> None:
                 fh.write(b"\n")
     except OSError:
         pass
+
+
+def run_folder_problem(run_dir) -> str | None:
+    """Why a run folder cannot be watched or resumed (one line), or None when it can be read."""
+    import os
+    from pathlib import Path
+
+    run_dir = Path(run_dir)
+    try:
+        if not run_dir.is_dir():
+            return f"run folder not found: {run_dir}"
+        os.listdir(run_dir)
+        metrics = run_dir / "metrics.jsonl"
+        if metrics.exists():
+            with metrics.open("rb"):
+                pass
+    except PermissionError:
+        return f"cannot read the run folder {run_dir} (permission denied)"
+    except IsADirectoryError:
+        return f"cannot read {run_dir / 'metrics.jsonl'}: it is a folder"
+    except OSError as exc:
+        return f"cannot read the run folder {run_dir} ({exc.strerror or exc})"
+    return None
