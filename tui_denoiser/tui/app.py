@@ -40,8 +40,11 @@ class DenoiserApp(App[None]):
     def __init__(self, *, checkpoint: str | Path | None = None, data_dir: str | Path | None = None,
                  runs_root: str | Path | None = None, watch_dir: str | Path | None = None,
                  train_overrides: dict[str, Any] | None = None, export_dir: str | Path | None = None,
-                 batch: int = BATCH, start_mode: str | None = None, warm_imports: bool = True) -> None:
+                 batch: int = BATCH, start_mode: str | None = None, warm_imports: bool = True,
+                 handle_signals: bool = False) -> None:
         super().__init__()
+        self.handle_signals = handle_signals
+        self.signalled: int | None = None
         self.checkpoint = checkpoint
         self.data_dir = data_dir
         self.runs_root = runs_root
@@ -67,6 +70,8 @@ class DenoiserApp(App[None]):
         return self.sampling_screen
 
     async def on_mount(self) -> None:
+        if self.handle_signals:
+            self._install_signal_handlers()
         self._check_size(self.size.width, self.size.height)
         await self.switch_mode(self.start_mode)
         if self.warm_imports:
@@ -79,6 +84,36 @@ class DenoiserApp(App[None]):
         import tui_denoiser.core.imaging  # noqa: F401
         import tui_denoiser.core.sampling  # noqa: F401
         import tui_denoiser.core.training  # noqa: F401
+
+    # ----------------------------------------------------------------- signals
+    def _install_signal_handlers(self) -> None:
+        """SIGHUP (the SSH link or tmux session went away), SIGTERM and SIGINT stop a live run, which
+        saves a checkpoint, then end the app with status 0. Textual leaves these signals alone."""
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for name in ("SIGHUP", "SIGTERM", "SIGINT"):
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                try:
+                    loop.add_signal_handler(sig, self._on_signal, int(sig))
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+
+    def _on_signal(self, signum: int) -> None:
+        if self.signalled is not None:
+            return
+        self.signalled = signum
+        self.run_worker(self._stop_for_signal(), group="signal", exit_on_error=False)
+
+    async def _stop_for_signal(self) -> None:
+        screen = self.training_screen
+        if screen is not None:
+            if screen.state in ("running", "paused"):
+                screen.action_stop()
+            await screen.stop_and_wait()
+        self.exit(return_code=0)
 
     # ----------------------------------------------------------------- size
     def on_resize(self, event: events.Resize) -> None:
@@ -157,6 +192,9 @@ class DenoiserApp(App[None]):
                                     partial(screen.run_action, binding.action))
 
 
-def run_app(checkpoint: str | None, data_dir: Any, runs_root: Any, watch_dir: str | None) -> None:
+def run_app(checkpoint: str | None, data_dir: Any, runs_root: Any, watch_dir: str | None) -> int | None:
     """Entry point used by the CLI: open the app (the sampling screen first when given a checkpoint)."""
-    DenoiserApp(checkpoint=checkpoint, data_dir=data_dir, runs_root=runs_root, watch_dir=watch_dir).run()
+    app = DenoiserApp(checkpoint=checkpoint, data_dir=data_dir, runs_root=runs_root, watch_dir=watch_dir,
+                      handle_signals=True)
+    app.run()
+    return app.return_code

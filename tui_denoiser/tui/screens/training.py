@@ -45,6 +45,7 @@ from tui_denoiser.tui.widgets.train_form import TrainForm
 # idle: nothing ran yet; running/paused/stopping: a worker is alive; done: a run ended (it can be
 # continued); watching: following another process's run folder (read only).
 STATES = ("idle", "running", "paused", "stopping", "done", "watching")
+WATCH_TOKEN = -1  # the run token of events read back from a watched folder
 
 
 def _leave_a_core_for_the_ui() -> None:
@@ -69,6 +70,8 @@ class TrainingScreen(Screen):
         Binding("x", "stop", "Stop", tooltip="Stop the run (it saves a checkpoint first)"),
         Binding("c", "continue_run", "Continue", tooltip="Continue the latest run from its last checkpoint"),
         Binding("l", "toggle_log", "Log", tooltip="Loss chart: switch between linear and log scale"),
+        Binding("w", "watch_folder", "Watch a run folder", show=False,
+                tooltip="Watch a run folder (a headless run, live or finished)"),
         Binding("escape", "leave_field", "Leave field", show=False, tooltip="Leave a form field so the letter keys act"),
     ]
 
@@ -118,11 +121,56 @@ class TrainingScreen(Screen):
     def on_mount(self) -> None:
         self._sync_controls()
         if self.watch_dir is not None:
-            self.state = "watching"
-            self.query_one("#run-title", Static).update(f"Watching {self.watch_dir}")
-            self.query_one(EventLog).add(f"watching {self.watch_dir / 'metrics.jsonl'} (read only)")
-            self._watch_run(self.watch_dir)
+            self.attach(self.watch_dir)
         self.query_one("#btn-start", Button).focus()
+
+    def attach(self, run_dir: str | Path) -> bool:
+        """Follow a run folder's ``metrics.jsonl`` (another process's run, live or finished): the
+        charts, LR and preview show it as if this app had started it. False (and one line) if not."""
+        from tui_denoiser.core.events import run_folder_problem
+
+        run_dir = Path(run_dir).expanduser()
+        if self.is_training and self.state != "watching":
+            self.notify("A run is training here; stop it (x) before watching another.", severity="warning")
+            return False
+        problem = run_folder_problem(run_dir)
+        if problem is not None:
+            self.event_log.add(f"✗ {problem}", "error")
+            self.notify(problem, title="Cannot watch", severity="error")
+            return False
+        self._stop.set()  # ends a watcher already following another folder
+        self._stop = threading.Event()
+        self._pause = threading.Event()
+        self.watch_dir = run_dir
+        self.run_dir = run_dir
+        self.final_event = None
+        self.chart.reset()
+        self.state = "watching"
+        self.query_one("#run-title", Static).update(f"Watching {run_dir.name} (read only)")
+        self.event_log.add(f"watching {run_dir / 'metrics.jsonl'} (read only)")
+        self._worker = self._watch_run(run_dir, self._stop)
+        return True
+
+    def action_watch_folder(self) -> None:
+        """Ask for a run folder and follow it (read only)."""
+        from tui_denoiser.tui.screens.watch_prompt import WatchPrompt
+
+        self.app.push_screen(WatchPrompt(self._latest_run_dir()), self._watch_answered)
+
+    def _watch_answered(self, answer: str | None) -> None:
+        if answer:
+            self.attach(answer)
+
+    def _latest_run_dir(self) -> str:
+        from tui_denoiser.core.paths import default_runs_root
+
+        root = Path(self.runs_root).expanduser() if self.runs_root else default_runs_root()
+        try:
+            runs = sorted((p for p in root.iterdir() if (p / "metrics.jsonl").is_file()),
+                          key=lambda p: (p / "metrics.jsonl").stat().st_mtime, reverse=True)
+        except OSError:
+            return ""
+        return str(runs[0]) if runs else ""
 
     @property
     def chart(self) -> LossChart:
@@ -169,8 +217,10 @@ class TrainingScreen(Screen):
         state = self.state
         if action == "start":
             return state not in ("running", "paused", "stopping", "watching")
-        if action in ("pause", "stop"):
+        if action == "pause":
             return state in ("running", "paused")
+        if action == "stop":
+            return state in ("running", "paused", "watching")
         if action == "continue_run":
             return state == "done" and self.run_dir is not None
         return True
@@ -199,7 +249,15 @@ class TrainingScreen(Screen):
 
     @on(Button.Pressed, "#btn-stop")
     def action_stop(self) -> None:
-        """Ask the trainer to stop; it saves a checkpoint first."""
+        """Ask the trainer to stop; it saves a checkpoint first. While watching: stop following."""
+        if self.state == "watching":
+            self._stop.set()
+            self.state = "done"
+            self.query_one("#run-title", Static).update(f"Stopped watching {self.watch_dir}")
+            self.event_log.add("stopped watching (the run itself goes on)")
+            self.run_dir = None  # Continue never resumes a folder another process may still train in
+            self._sync_controls()
+            return
         if self.state in ("running", "paused"):
             self._stop.set()
             self._pause.clear()
@@ -281,22 +339,37 @@ class TrainingScreen(Screen):
         return None
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False, name="watcher")
-    def _watch_run(self, run_dir: Path) -> None:
-        """Tails another process's ``metrics.jsonl`` and posts its events as if they were ours."""
+    def _watch_run(self, run_dir: Path, stop: threading.Event) -> None:
+        """Tails another process's ``metrics.jsonl`` and posts its events as if they were ours.
+
+        It keeps following after a Finished or Failed event (a run stopped by a signal may be resumed
+        and append again) until the person stops watching; half-written or foreign lines are skipped,
+        and a folder that becomes unreadable is one line in the log."""
         worker = get_current_worker()
         path = run_dir / "metrics.jsonl"
         position = 0
-        pending = ""
-        while not worker.is_cancelled and not self._stop.is_set():
+        pending = b""
+        reported = None
+        while not worker.is_cancelled and not stop.is_set():
             try:
-                with path.open("r", encoding="utf-8") as handle:
+                with path.open("rb") as handle:
+                    size = handle.seek(0, 2)
+                    if size < position:  # replaced by a new file: read it from the start
+                        position, pending = 0, b""
                     handle.seek(position)
                     chunk = handle.read()
                     position = handle.tell()
+                reported = None
             except FileNotFoundError:
-                chunk = ""
+                chunk = b""
+            except OSError as exc:
+                chunk = b""
+                problem = f"cannot read {path} ({exc.strerror or exc})"
+                if problem != reported:
+                    reported = problem
+                    self.post_message(TrainerEvent(Warning_(problem), WATCH_TOKEN))
             pending += chunk
-            *lines, pending = pending.split("\n")
+            *lines, pending = pending.split(b"\n")
             for line in lines:
                 if not line.strip():
                     continue
@@ -304,10 +377,9 @@ class TrainingScreen(Screen):
                     event = event_from_json(json.loads(line))
                 except (ValueError, TypeError):
                     continue
-                self.post_message(trainer_message(event, 0))
-                if isinstance(event, (Finished, Failed)):
-                    return
-            self._stop.wait(0.5)
+                # Not coalesced (unlike a live trainer's steps): a replayed backlog keeps every point.
+                self.post_message(TrainerEvent(event, WATCH_TOKEN))
+            stop.wait(0.5)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -319,7 +391,7 @@ class TrainingScreen(Screen):
             self._handle(result)
         if event.state == WorkerState.ERROR and worker.error is not None:
             self.event_log.add(f"training crashed: {worker.error}", "error")
-        if self.state != "watching":
+        if self.state != "watching" or event.worker.name == "watcher":
             self.state = "done"
 
     # ----------------------------------------------------------------- events
@@ -331,7 +403,7 @@ class TrainingScreen(Screen):
         self.notify(message.message, title="Training failed", severity="error")
 
     def on_trainer_event(self, message: TrainerEvent) -> None:
-        if message.run_token != (0 if self.state == "watching" else self._token):
+        if message.run_token != (WATCH_TOKEN if self.state == "watching" else self._token):
             return
         self._handle(message.event)
 
@@ -357,6 +429,8 @@ class TrainingScreen(Screen):
             if event.lr_schedule:
                 epoch = min(event.start_epoch, len(event.lr_schedule) - 1)
                 self.lr_panel.set_current(event.lr_schedule[epoch], epoch)
+            if self.state == "watching":  # a resumed run: drop what its previous process did past its checkpoint
+                self.chart.trim_after(event.global_step / max(event.steps_per_epoch, 1))
             if event.history and not self.chart.train_points:
                 self.chart.load_history(event.history)
             where = f"{event.device_name or event.device}"

@@ -78,6 +78,16 @@ class LossChart(Vertical):
         self.val_points.append((float(epoch_done), val_loss))
         self.redraw()
 
+    def trim_after(self, position: float) -> None:
+        """Forget points past ``position`` (in epochs): work a killed run lost before it was resumed."""
+        before = (len(self.step_points), len(self.train_points))
+        self.step_points[:] = [p for p in self.step_points if p[0] <= position + 1e-9]
+        self.train_points[:] = [p for p in self.train_points if p[0] <= position + 1e-9]
+        self.val_points[:] = [p for p in self.val_points if p[0] <= position + 1e-9]
+        if (len(self.step_points), len(self.train_points)) != before:
+            self._smoothed = self.step_points[-1][1] if self.step_points else None
+            self.redraw()
+
     def load_history(self, history: list[dict]) -> None:
         """Earlier epochs of a resumed run (``RunStarted.history``)."""
         for i, row in enumerate(history):
