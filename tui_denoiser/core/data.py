@@ -91,6 +91,16 @@ def _download(cls, dataset: str, root: Path) -> None:
     except OSError as exc:
         raise DataError(f"cannot write to the data folder {root} ({exc.strerror}); pass a writable --data-dir") from exc
     try:
+        # Archives already in raw/ (put there by hand, as the missing-data message asks) go in first:
+        # torchvision checks their checksums and extracts them instead of downloading.
+        seeded = scratch / folder / "raw"
+        for name in _RAW_FILES[dataset][1]:
+            try:
+                if (raw / name).is_file():
+                    seeded.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(raw / name, seeded / name)
+            except OSError:
+                pass  # then it is downloaded
         try:
             cls(str(scratch), train=True, download=True)
         except Exception as exc:  # network errors, checksum mismatches, partial files
