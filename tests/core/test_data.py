@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from idx import make_tiny_mnist
+from idx import make_tiny_mnist, synthetic_digits, write_idx
 from tui_denoiser.core import data
 from tui_denoiser.core.errors import DataError
 
@@ -72,3 +72,21 @@ def test_unwritable_data_folder_is_a_data_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(DataError, match="--data-dir"):
         data.load_split("mnist", blocker / "data", train=True)
+
+
+def test_archives_put_in_raw_by_hand_load_offline(tmp_path, monkeypatch):
+    """The missing-data message says to put the .gz files in MNIST/raw: doing so must work without a network."""
+    import hashlib
+
+    from torchvision import datasets
+
+    raw = tmp_path / "MNIST" / "raw"
+    write_idx(raw, *synthetic_digits(30, seed=3), train=True, gz=True)
+    write_idx(raw, *synthetic_digits(10, seed=4), train=False, gz=True)
+    resources = [(p.name, hashlib.md5(p.read_bytes()).hexdigest()) for p in sorted(raw.glob("*.gz"))]
+    monkeypatch.setattr(datasets.MNIST, "resources", resources)
+    monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+    images, labels = data.load_split("mnist", tmp_path, train=True)
+    assert images.shape == (30, 28, 28) and labels.shape == (30,)
+    assert data.load_split("mnist", tmp_path, train=False)[0].shape == (10, 28, 28)
+    assert not list(tmp_path.glob(".download-*"))
