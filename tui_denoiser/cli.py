@@ -306,14 +306,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from tui_denoiser.core.checkpoint import configs_from, load_checkpoint
-    from tui_denoiser.core.model import ConditionalDenoiser, count_parameters
+    from tui_denoiser.core.checkpoint import build_from, configs_from, load_checkpoint
+    from tui_denoiser.core.model import count_parameters
     from tui_denoiser.progress import print_info
 
     path = Path(args.checkpoint).expanduser()
     payload = load_checkpoint(path)
     model_config, train_config = configs_from(payload, path)
-    params = count_parameters(ConditionalDenoiser(model_config))
+    params = count_parameters(build_from(payload, path))  # also checks the weights fit the config
     print_info(path, payload, model_config, train_config, params)
     return 0
 
