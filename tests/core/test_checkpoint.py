@@ -128,7 +128,7 @@ def test_pickled_code_is_refused_without_running(tmp_path):
     assert armed_marker.exists()
 
 
-@pytest.mark.parametrize("cut", [0, 10, 100, 0.5, -1, -30])
+@pytest.mark.parametrize("cut", [0, 1, 10, 100, 0.5, -1, -30])
 def test_truncated_file_is_refused(tmp_path, cut):
     good = ck.save_checkpoint(tmp_path / "good.pt", _payload())
     blob = good.read_bytes()

@@ -102,7 +102,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{path} holds Python objects that could run code; refused without loading them") from exc
+        # The safe unpickler refuses globals (objects that could run code) and garbage alike; only
+        # the former names a global to allowlist.
+        if "global" in str(exc).lower():
+            raise CheckpointError(f"{path} holds Python objects that could run code; refused without loading them") from exc
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt)") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
         if isinstance(exc, PermissionError):
             raise CheckpointError(f"{path} is not readable (permission denied)") from exc
