@@ -253,12 +253,14 @@ def accuracy(model: MnistClassifier, images_uint8: torch.Tensor, labels: torch.T
 def train_classifier(data_dir: str | Path, out_path: str | Path | None, *, epochs: int = 6, seed: int = 0,
                      device: str | torch.device = "cpu", callback: Callable[[dict[str, Any]], None] | None = None,
                      batch_size: int = 128, lr: float = 3e-3, weight_decay: float = 5e-4,
-                     config: dict[str, Any] | None = None, augmentation: bool = True) -> dict[str, Any]:
+                     config: dict[str, Any] | None = None, augmentation: bool = True,
+                     download: bool = True) -> dict[str, Any]:
     """Train on ``data_dir``'s MNIST train split, test on its test split, save to ``out_path`` (unless None).
 
     AdamW with a one-cycle learning rate (peak ``lr``), label smoothing 0.05, augmentation from
     :func:`augment`. ``callback`` receives plain dicts: ``{"event": "step", ...}`` about every 0.5 s and
     ``{"event": "epoch", "epoch", "epochs", "train_loss", "test_accuracy", "elapsed_s"}``.
+    ``download=False`` never touches the network (missing data is a one-line DataError).
     Returns ``{"test_accuracy", "epochs", "seed", "elapsed_s", "path"}``.
     """
     from tui_denoiser.core.data import load_split, to_model_range
@@ -268,8 +270,8 @@ def train_classifier(data_dir: str | Path, out_path: str | Path | None, *, epoch
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     device = torch.device(device)
-    train_x, train_y = load_split("mnist", data_dir, train=True, device=device)
-    test_x, test_y = load_split("mnist", data_dir, train=False, device=device)
+    train_x, train_y = load_split("mnist", data_dir, train=True, device=device, download=download)
+    test_x, test_y = load_split("mnist", data_dir, train=False, device=device, download=download)
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -338,6 +340,7 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--no-download", action="store_true", help="never fetch MNIST; fail if it is missing")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -349,7 +352,7 @@ def _main(argv: list[str] | None = None) -> int:
 
     try:
         result = train_classifier(args.data_dir, args.out, epochs=args.epochs, seed=args.seed, device=args.device,
-                                  callback=report)
+                                  callback=report, download=not args.no_download)
     except (UserError, TrainingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
