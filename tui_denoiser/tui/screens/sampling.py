@@ -202,8 +202,10 @@ class SamplingScreen(Screen):
         if self.model_key and all(value != self.model_key for _, value in options):
             options.append((_short_path(Path(self.model_key)), self.model_key))
         self._model_options = options
-        if self.loaded is None and not self._loading and options:
-            self._load(Path(options[0][1]))  # no shipped model: start with the newest checkpoint
+        if self.loaded is None and not self._loading and options and self.initial_checkpoint is None:
+            # no shipped model: start with the newest checkpoint (never in place of one the person named
+            # that failed to load: its one-line reason stays on screen)
+            self._load(Path(options[0][1]))
         select = self.query_one("#model-select", Select)
         with self.prevent(Select.Changed):
             select.set_options(options)
