@@ -71,6 +71,9 @@ class DenoiserApp(App[None]):
 
     async def on_mount(self) -> None:
         if self.handle_signals:
+            import asyncio
+
+            self._signal_loop = asyncio.get_running_loop()
             self._install_signal_handlers()
         self._check_size(self.size.width, self.size.height)
         await self.switch_mode(self.start_mode)
@@ -86,34 +89,52 @@ class DenoiserApp(App[None]):
         import tui_denoiser.core.training  # noqa: F401
 
     # ----------------------------------------------------------------- signals
+    SIGNAL_SAVE_WAIT_S = 600.0  # the longest a signal waits for the trainer to save
+    SIGNAL_EXIT_GRACE_S = 3.0  # then a clean exit gets this long before the process ends anyway
+
     def _install_signal_handlers(self) -> None:
         """SIGHUP (the SSH link or tmux session went away), SIGTERM and SIGINT stop a live run, which
-        saves a checkpoint, then end the app with status 0. Textual leaves these signals alone."""
-        import asyncio
-        import signal
+        saves a checkpoint, then end the app with status 0. Textual leaves these signals alone.
 
-        loop = asyncio.get_running_loop()
+        Plain ``signal.signal`` handlers, not the event loop's: after SIGHUP the terminal is gone and
+        Textual's writes to it can block the event loop for good, so the stop, the wait for the save and
+        the exit all happen off the loop (the exit ends the process if a clean one cannot finish)."""
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
         for name in ("SIGHUP", "SIGTERM", "SIGINT"):
             sig = getattr(signal, name, None)
             if sig is not None:
-                try:
-                    loop.add_signal_handler(sig, self._on_signal, int(sig))
-                except (NotImplementedError, RuntimeError, ValueError):
-                    pass
+                signal.signal(sig, self._on_signal)
 
-    def _on_signal(self, signum: int) -> None:
+    def _on_signal(self, signum: int, _frame: Any = None) -> None:
+        import threading
+
         if self.signalled is not None:
             return
         self.signalled = signum
-        self.run_worker(self._stop_for_signal(), group="signal", exit_on_error=False)
-
-    async def _stop_for_signal(self) -> None:
         screen = self.training_screen
         if screen is not None:
-            if screen.state in ("running", "paused"):
-                screen.action_stop()
-            await screen.stop_and_wait()
-        self.exit(return_code=0)
+            screen.stop_from_signal()
+        threading.Thread(target=self._exit_after_save, name="signal-exit", daemon=True).start()
+
+    def _exit_after_save(self) -> None:
+        import os
+        import time
+
+        screen = self.training_screen
+        if screen is not None:
+            screen.trainer_idle.wait(self.SIGNAL_SAVE_WAIT_S)
+        loop = getattr(self, "_signal_loop", None)
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self.exit, None, 0)
+            except RuntimeError:  # the loop has already closed
+                pass
+        time.sleep(self.SIGNAL_EXIT_GRACE_S)
+        os._exit(0)  # the checkpoint and metrics are on disk; a dead terminal must not keep us alive
 
     # ----------------------------------------------------------------- size
     def on_resize(self, event: events.Resize) -> None:

@@ -89,6 +89,8 @@ class TrainingScreen(Screen):
         self.final_event: Finished | Failed | None = None
         self._stop = threading.Event()
         self._pause = threading.Event()
+        self.trainer_idle = threading.Event()  # clear while a trainer thread runs (set once it returns)
+        self.trainer_idle.set()
         self._token = 0
         self._worker: Worker | None = None
         self._epochs = 0
@@ -285,6 +287,11 @@ class TrainingScreen(Screen):
             except Exception:  # noqa: BLE001 - the log already has the reason; we are quitting
                 pass
 
+    def stop_from_signal(self) -> None:
+        """Thread-safe (called from a signal handler): the trainer stops at its next step and saves."""
+        self._stop.set()
+        self._pause.clear()
+
     def on_unmount(self) -> None:
         # Belt and braces: never leave a trainer thread running once the screen is gone.
         self._stop.set()
@@ -312,6 +319,7 @@ class TrainingScreen(Screen):
         self._pause = threading.Event()
         self._token += 1
         self.final_event = None
+        self.trainer_idle.clear()
         self.state = "running"
         verb = "continuing" if resume else "starting"
         self.query_one("#run-title", Static).update(f"{verb.capitalize()}: loading torch and the data…")
@@ -336,6 +344,8 @@ class TrainingScreen(Screen):
             self.post_message(TrainerCrashed(str(err), token))
         except Exception as err:  # noqa: BLE001 - shown as one line; the app must survive it
             self.post_message(TrainerCrashed(f"{type(err).__name__}: {err}", token))
+        finally:
+            self.trainer_idle.set()
         return None
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False, name="watcher")
