@@ -132,6 +132,7 @@ class TrainConfig(_Config):
     ema_decay: float = 0.0  # 0 turns EMA off
     channels_last: bool = False
     preview: bool = True  # sample one image of each digit at every epoch end
+    compile: bool = False  # torch.compile the training forward (pays on long GPU runs; minutes to compile)
 
     def validate(self) -> None:
         _check(self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
@@ -164,6 +165,7 @@ class TrainConfig(_Config):
                f"ema decay must be a number in [0, 1), got {self.ema_decay!r}")
         _check(isinstance(self.channels_last, bool), "channels_last must be true or false")
         _check(isinstance(self.preview, bool), "preview must be true or false")
+        _check(isinstance(self.compile, bool), "compile must be true or false")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from tui_denoiser.core.errors import CheckpointError, TrainingError, UserError
 from tui_denoiser.core.model import ConditionalDenoiser
 from tui_denoiser.core.noise import loss_weights, training_sigmas
 from tui_denoiser.core.paths import default_data_dir
+from tui_denoiser.core.sampling import cpu_threads
 
 UPDATE_INTERVAL_S = 0.25
 VAL_SEED = 1234
@@ -165,6 +166,8 @@ class Trainer:
         self.train_config.validate()
         cfg = self.train_config
         self.device = pick_device(cfg.device)
+        if self.device.type == "cpu":
+            cpu_threads(refresh=True)  # the cores other processes leave free (see cpu_threads)
         torch.manual_seed(cfg.seed)
         self.cpu_gen = torch.Generator().manual_seed(cfg.seed)
         self.dev_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
@@ -180,6 +183,8 @@ class Trainer:
         self.model = ConditionalDenoiser(self.model_config).to(self.device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.model.to(memory_format=self.memory_format)
+        # The training forward only: validation and previews run the eager module (same weights).
+        self.forward = torch.compile(self.model) if cfg.compile else self.model
         fused = self.device.type == "cuda"
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, fused=fused, foreach=None if fused else True)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
@@ -345,7 +350,7 @@ class Trainer:
                     labels = torch.where(drop, torch.full_like(labels, null_label), labels)
                 s4 = sigma[:, None, None, None]
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
-                    pred = self.model(x0 + s4 * noise, s4, labels)
+                    pred = self.forward(x0 + s4 * noise, s4, labels)
                 weights = loss_weights(cfg, sigma, self.model_config.sigma_data)
                 if weights is None:
                     loss = F.mse_loss(pred.float(), x0)
