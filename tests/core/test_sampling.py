@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -29,7 +31,7 @@ def _calls(sampler, k):
 
 
 def test_sampler_names_have_descriptions():
-    assert set(SAMPLERS) == {"original", "euler", "heun", "stochastic"}
+    assert set(SAMPLERS) == {"original", "euler", "heun", "stochastic", "dpm2m"}
     assert all(isinstance(d, str) and d and "\n" not in d for d in SAMPLERS.values())
 
 
@@ -125,3 +127,42 @@ def test_bad_sampling_values_are_config_errors(model, kwargs, word):
 def test_sampling_does_not_track_gradients(model):
     last = final_images(sample(model, [0], sampler="heun", steps=2, sigma_max=1.0))
     assert not last.requires_grad
+
+
+class _GaussianDenoiser(torch.nn.Module):
+    """The exact denoiser for data ~ N(0, s^2): D(x, sigma) = s^2 / (s^2 + sigma^2) x."""
+
+    null_label = 10
+
+    def __init__(self, s: float):
+        super().__init__()
+        self.s = s
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, sigma, labels):
+        sigma = torch.as_tensor(sigma).reshape(-1, 1, 1, 1)
+        return self.s**2 / (self.s**2 + sigma**2) * x
+
+
+def test_second_order_samplers_track_the_exact_ode_better_than_euler():
+    # For Gaussian data the probability-flow ODE has a closed form: x(sigma) scales with
+    # sqrt(s^2 + sigma^2); stop at the last level above zero to compare trajectories.
+    s, sigma_max, sigma_min, k = 0.5, 80.0, 0.05, 10
+    model = _GaussianDenoiser(s).eval()
+    errors = {}
+    for name in ("euler", "heun", "dpm2m"):
+        frames = list(sample(model, [0], sampler=name, steps=k, sigma_max=sigma_max, sigma_min=sigma_min, seed=3))
+        x_start, x_low = frames[0].images, frames[-2].images
+        exact = x_start * math.sqrt(s**2 + frames[-2].sigma**2) / math.sqrt(s**2 + sigma_max**2)
+        errors[name] = float((x_low - exact).abs().max() / exact.abs().max())
+    # Measured: euler 0.23, heun 0.15, dpm2m 0.037 (relative error at 10 steps).
+    assert errors["dpm2m"] < errors["euler"] / 4
+    assert errors["heun"] < errors["euler"]
+
+
+def test_dpm2m_first_step_is_the_euler_step():
+    model = _GaussianDenoiser(0.5).eval()
+    a = list(sample(model, [0, 1], sampler="dpm2m", steps=4, sigma_max=10.0, sigma_min=0.1, seed=1))
+    b = list(sample(model, [0, 1], sampler="euler", steps=4, sigma_max=10.0, sigma_min=0.1, seed=1))
+    assert torch.equal(a[1].images, b[1].images)
+    assert not torch.allclose(a[2].images, b[2].images)
