@@ -1,4 +1,4 @@
-"""Bad input to the CLI: each is one line on stderr and exit status 2 (see docs/bad-input.md)."""
+"""Bad input to the CLI: each is one line on stderr and exit status 2 (the README table "Bad input and faults")."""
 
 from __future__ import annotations
 
