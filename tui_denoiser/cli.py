@@ -23,6 +23,12 @@ PROG = "denoiser-tui"
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument as one line (no usage dump) and exits 2."""
 
+    def _get_values(self, action, arg_strings):  # type: ignore[override]
+        # Python 3.11's argparse turns "--opt=--" into an empty list instead of an error.
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected one value")
+        return super()._get_values(action, arg_strings)
+
     def error(self, message: str):  # type: ignore[override]
         raise UserError(f"{self.prog}: {message}")
 
@@ -122,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--strip", action="store_true", help="with .png: each sample's steps in a row")
     sample.add_argument("--sampler", help="original, euler, heun or stochastic (default: the model's best)")
     sample.add_argument("--steps", type=_positive_int, help="sampling steps (default: the model's)")
-    sample.add_argument("--guidance", type=_number, default=1.0, help="classifier-free guidance scale (1 = plain)")
+    sample.add_argument("--guidance", type=_number,
+                        help="classifier-free guidance scale, 1 = plain conditional (default: the model's)")
     sample.add_argument("--device", choices=DEVICES, default="cpu")
 
     info = sub.add_parser("info", help="what a checkpoint holds")
@@ -133,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--per-digit", type=_positive_int, default=100)
     evaluate.add_argument("--sampler")
     evaluate.add_argument("--steps", type=_positive_int)
-    evaluate.add_argument("--guidance", type=_number, default=1.0)
+    evaluate.add_argument("--guidance", type=_number, help="1 = plain conditional (default: the model's)")
     evaluate.add_argument("--seed", type=_non_negative_int, default=0)
     evaluate.add_argument("--data-dir")
     evaluate.add_argument("--device", choices=DEVICES, default="cpu")
@@ -294,9 +301,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     loaded = load_model(_default_checkpoint(args.checkpoint), device=pick_device(args.device))
     sampler = args.sampler or loaded.default_sampler
     steps = args.steps or loaded.default_steps
-    validate_sampling(sampler, steps, args.guidance)
+    guidance = loaded.default_guidance if args.guidance is None else args.guidance
+    validate_sampling(sampler, steps, guidance)
     frames = [to_uint8(step.images) for step in loaded.sample([args.digit] * args.count, sampler=sampler,
-                                                               steps=steps, seed=args.seed, guidance=args.guidance)]
+                                                               steps=steps, seed=args.seed, guidance=guidance)]
     try:
         save_images(frames, out, strip=args.strip)
     except OSError as exc:

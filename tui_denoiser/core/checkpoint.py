@@ -164,7 +164,15 @@ class LoadedModel:
 
     @property
     def default_sampler(self) -> str:
-        return "heun" if self.is_edm else "original"
+        """The best sampler measured for the recipe (README "Sample quality"): DPM-Solver++(2M)
+        for EDM models, the original design's sampler for the original recipe."""
+        return "dpm2m" if self.is_edm else "original"
+
+    @property
+    def default_guidance(self) -> float:
+        """1.5 for models trained with label dropout (it lifted accuracy from 95.6 to 99.7 % at
+        10 dpm2m steps); 1 (plain conditional) for models that never learned the null label."""
+        return 1.5 if self.train_config.label_dropout > 0 else 1.0
 
     @property
     def default_steps(self) -> int:
@@ -183,14 +191,15 @@ class LoadedModel:
         return "karras" if self.is_edm else "linear"
 
     def sample(self, labels: Sequence[int] | torch.Tensor, *, sampler: str | None = None, steps: int | None = None,
-               seed: int = 0, guidance: float = 1.0, start: str = "pure"):
+               seed: int = 0, guidance: float | None = None, start: str = "pure"):
         """Yield every step of sampling ``labels`` with this model's defaults (see :func:`sample`)."""
         from tui_denoiser.core.sampling import sample
 
         sigma_min, sigma_max = self.sampling_range
         return sample(self.model, labels, sampler=sampler or self.default_sampler,
                       steps=steps if steps is not None else self.default_steps, sigma_max=sigma_max,
-                      sigma_min=sigma_min, seed=seed, guidance=guidance, grid=self.grid, start=start,
+                      sigma_min=sigma_min, seed=seed,
+                      guidance=self.default_guidance if guidance is None else guidance, grid=self.grid, start=start,
                       sigma_data=self.model_config.sigma_data)
 
 

@@ -249,7 +249,7 @@ def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
 
 def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, test_labels: torch.Tensor,
              train_images: torch.Tensor, train_labels: torch.Tensor | None = None, *, per_digit: int = 100,
-             sampler: str | None = None, steps: int | None = None, guidance: float = 1.0, seed: int = 0,
+             sampler: str | None = None, steps: int | None = None, guidance: float | None = None, seed: int = 0,
              batch_size: int = 500, psnr_images: int = 1000, psnr_levels: Sequence[float] = PSNR_LEVELS,
              callback: Callable[[EvalProgress], None] | None = None) -> EvalReport:
     """Measure ``loaded`` (a :class:`LoadedModel`) with ``classifier``; see the module docstring.
@@ -268,6 +268,7 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
     _check_int("seed", seed, 0, 2**63 - 1)
     sampler = sampler or loaded.default_sampler
     steps = steps if steps is not None else loaded.default_steps
+    guidance = loaded.default_guidance if guidance is None else guidance
     validate_sampling(sampler, steps, guidance)
     num_classes = int(loaded.model_config.num_classes)
     if num_classes != 10:
@@ -390,7 +391,7 @@ def denoising_psnr(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
 
 def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
              classifier_path: str | Path | None = None, per_digit: int = 100, sampler: str | None = None,
-             steps: int | None = None, guidance: float = 1.0, seed: int = 0, device: str = "cpu",
+             steps: int | None = None, guidance: float | None = None, seed: int = 0, device: str = "cpu",
              psnr_images: int = 1000, callback: Callable[[EvalProgress], None] | None = None,
              download: bool = True) -> EvalReport:
     """Load the checkpoint, the classifier and MNIST (``data_dir``, default the cache), then :func:`evaluate`.

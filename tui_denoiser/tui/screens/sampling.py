@@ -265,6 +265,7 @@ class SamplingScreen(Screen):
             sampler.set_options([(name, name) for name in SAMPLERS])
             sampler.value = loaded.default_sampler
             self.query_one("#steps", Input).value = str(loaded.default_steps)
+            self.query_one("#guidance", Input).value = f"{loaded.default_guidance:g}"
         select = self.query_one("#model-select", Select)
         with self.prevent(Select.Changed):
             if not any(value == message.key for _, value in self._model_options):
