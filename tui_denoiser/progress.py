@@ -48,7 +48,9 @@ class TrainProgress:
                                                epoch=f"{event.start_epoch + 1}/{event.epochs}", loss="-",
                                                lr=f"{lr:.2e}", rate="-", eta="-")
             where = "resuming" if event.global_step else "training"
-            self.console.print(f"{where} on {event.device_name} -> {event.run_dir}")
+            fast = [name for name in ("bf16", "channels_last") if event.train_config.get(name)]
+            how = f" ({' + '.join(fast).replace('_', '-')})" if fast else ""
+            self.console.print(f"{where} on {event.device_name}{how} -> {event.run_dir}", soft_wrap=True)
         elif isinstance(event, ev.StepUpdate) and self.task is not None:
             self.progress.update(self.task, completed=event.global_step, epoch=f"{event.epoch + 1}/{self.started.epochs}",
                                  loss=f"{event.loss:.4f}", lr=f"{event.lr:.2e}", rate=f"{event.images_per_s:,.0f}",
