@@ -28,14 +28,18 @@ VERSION = 1
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` to ``path`` atomically: temp file in the same folder, fsync, rename.
+    """Write a denoiser checkpoint (``payload`` stamped with the format tag and version) atomically."""
+    return atomic_save(path, {"format": FORMAT, "version": VERSION, **payload})
+
+
+def atomic_save(path: str | Path, payload: dict[str, Any]) -> Path:
+    """``torch.save`` to ``path`` atomically: temp file in the same folder, fsync, rename, fsync folder.
 
     A crash or a full disk at any point leaves the previous file at ``path`` intact. A full disk
     raises :class:`TrainingError` with one line.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "version": VERSION, **payload}
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary file
@@ -92,27 +96,34 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read and check a checkpoint; every way it can be wrong is one :class:`CheckpointError` line."""
+def safe_load(path: str | Path, *, what: str = "checkpoint", map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(weights_only=True)``, with every way a file can be unreadable as one
+    :class:`CheckpointError` line; a file holding code is refused and the code never runs."""
     path = Path(path).expanduser()
     if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(f"{what} not found: {path}")
     if path.is_dir():
-        raise CheckpointError(f"{path} is a folder; name a checkpoint file (for a run folder, its last.pt)")
+        raise CheckpointError(f"{path} is a folder; name a {what} file (for a run folder, its last.pt)")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         # The safe unpickler refuses globals (objects that could run code) and garbage alike; only
         # the former names a global to allowlist.
         if "global" in str(exc).lower():
             raise CheckpointError(f"{path} holds Python objects that could run code; refused without loading them") from exc
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt)") from exc
+        raise CheckpointError(f"{path} is not a readable {what} (truncated or corrupt)") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
         if isinstance(exc, PermissionError):
             raise CheckpointError(f"{path} is not readable (permission denied)") from exc
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt)") from exc
+        raise CheckpointError(f"{path} is not a readable {what} (truncated or corrupt)") from exc
     except Exception as exc:
-        raise CheckpointError(f"{path} is not a denoiser-tui checkpoint (not a PyTorch file)") from exc
+        raise CheckpointError(f"{path} is not a denoiser-tui {what} (not a PyTorch file)") from exc
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read and check a checkpoint; every way it can be wrong is one :class:`CheckpointError` line."""
+    path = Path(path).expanduser()
+    payload = safe_load(path, map_location=map_location)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a denoiser-tui checkpoint")
     version = payload.get("version")

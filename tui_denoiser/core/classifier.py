@@ -21,13 +21,8 @@ Its file format is its own (``"format": "denoiser-tui-classifier"``), written at
 
 from __future__ import annotations
 
-import errno
 import math
-import os
-import pickle
-import tempfile
 import time
-import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -139,69 +134,26 @@ def augment(x: torch.Tensor, generator: torch.Generator, *, max_shift: int = 2, 
 
 # -- checkpoint --------------------------------------------------------------------------------------
 
-def _chmod_readable(name: str) -> None:
-    """mkstemp creates 0600 files; the classifier is a shareable asset, so make it 0644."""
-    try:
-        os.chmod(name, 0o644)
-    except OSError:
-        pass
-
-
 def save_classifier(path: str | Path, model: MnistClassifier, *, test_accuracy: float | None = None,
                     extra: dict[str, Any] | None = None) -> Path:
-    """Write the classifier atomically (temp file in the same folder, fsync, rename)."""
-    path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the classifier atomically (the checkpoints' temp file, fsync, rename)."""
+    from tui_denoiser.core.checkpoint import atomic_save
+
     payload = {"format": FORMAT, "version": VERSION, "config": dict(model.config),
                "weights": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                "test_accuracy": None if test_accuracy is None else float(test_accuracy),
                **(extra or {})}
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _chmod_readable(tmp_name)
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise TrainingError(f"disk full while saving {path}; the previous file is intact") from exc
-        if isinstance(exc, OSError):
-            raise TrainingError(f"could not save {path}: {exc.strerror or exc}") from exc
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-    return path
+    return atomic_save(path, payload)
 
 
 def load_classifier_payload(path: str | Path) -> dict[str, Any]:
     """Read and check a classifier file; every way it can be wrong is one :class:`CheckpointError` line."""
+    from tui_denoiser.core.checkpoint import safe_load
+
     path = Path(path).expanduser()
     if not path.exists():
         raise CheckpointError(f"classifier not found: {path} (rebuild it with python -m tui_denoiser.core.classifier)")
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a folder; name the classifier file")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{path} holds Python objects that could run code; refused without loading them") from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        if isinstance(exc, PermissionError):
-            raise CheckpointError(f"{path} is not readable (permission denied)") from exc
-        raise CheckpointError(f"{path} is not a readable classifier file (truncated or corrupt)") from exc
-    except Exception as exc:
-        raise CheckpointError(f"{path} is not a denoiser-tui classifier ({type(exc).__name__})") from exc
+    payload = safe_load(path, what="classifier file")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         hint = " (it is a denoiser checkpoint)" if isinstance(payload, dict) and payload.get("format") == \
             "denoiser-tui-checkpoint" else ""
