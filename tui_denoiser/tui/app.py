@@ -224,8 +224,14 @@ class DenoiserApp(App[None]):
 
 
 def run_app(checkpoint: str | None, data_dir: Any, runs_root: Any, watch_dir: str | None) -> int | None:
-    """Entry point used by the CLI: open the app (the sampling screen first when given a checkpoint)."""
+    """Entry point used by the CLI. It opens on the sampling screen with the given checkpoint or the
+    shipped model, so a new user sees digits at once; on the training screen when watching a run
+    folder or when there is no model to show."""
+    from tui_denoiser.core.paths import DEFAULT_MODEL
+
+    has_model = bool(checkpoint) or DEFAULT_MODEL.exists()
+    start_mode = "sampling" if has_model and not watch_dir else "training"
     app = DenoiserApp(checkpoint=checkpoint, data_dir=data_dir, runs_root=runs_root, watch_dir=watch_dir,
-                      handle_signals=True)
+                      handle_signals=True, start_mode=start_mode)
     app.run()
     return app.return_code
