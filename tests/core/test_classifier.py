@@ -14,24 +14,6 @@ from tui_denoiser.core.paths import CLASSIFIER_PATH
 SMALL = {"channels": [4, 8, 8], "feature_dim": 16}
 
 
-@pytest.fixture(scope="module")
-def real_mnist_extracted(real_mnist_dir, tmp_path_factory):
-    """The real MNIST test split as extracted IDX files, so ``load_split(download=False)`` reads it
-    without ever reaching for the network (whatever the download logic does with bare .gz files)."""
-    import gzip
-    import shutil
-
-    root = tmp_path_factory.mktemp("real-mnist-extracted")
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for gz in sorted((real_mnist_dir / "MNIST" / "raw").glob("t10k-*.gz")):
-        with gzip.open(gz, "rb") as src, open(raw / gz.name[:-3], "wb") as dst:
-            shutil.copyfileobj(src, dst)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
-        (raw / name).write_bytes(b"")  # torchvision checks that all four exist; only the test split is read
-    return root
-
-
 def test_features_and_logits_shapes():
     model = clf.MnistClassifier().eval()
     x = torch.rand(3, 1, 28, 28) * 2 - 1

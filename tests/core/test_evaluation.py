@@ -17,24 +17,6 @@ from tui_denoiser.core.errors import CheckpointError, ConfigError, UserError
 from tui_denoiser.core.training import Trainer
 
 
-@pytest.fixture(scope="module")
-def real_mnist_extracted(real_mnist_dir, tmp_path_factory):
-    """The real MNIST test split as extracted IDX files, so ``load_split(download=False)`` reads it
-    without ever reaching for the network (whatever the download logic does with bare .gz files)."""
-    import gzip
-    import shutil
-
-    root = tmp_path_factory.mktemp("real-mnist-extracted")
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for gz in sorted((real_mnist_dir / "MNIST" / "raw").glob("t10k-*.gz")):
-        with gzip.open(gz, "rb") as src, open(raw / gz.name[:-3], "wb") as dst:
-            shutil.copyfileobj(src, dst)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
-        (raw / name).write_bytes(b"")  # torchvision checks that all four exist; only the test split is read
-    return root
-
-
 # -- statistics ---------------------------------------------------------------------------------------
 
 def test_frechet_distance_of_a_set_with_itself_is_zero():
