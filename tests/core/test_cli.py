@@ -238,3 +238,15 @@ def test_train_argument_parsing_property(stub_commands, rest):
             assert value is None or value >= 1
         assert args.lr is None or np.isfinite(args.lr)
         assert args.channels is None or (len(args.channels) == 3 and min(args.channels) >= 1)
+
+
+def test_eval_prints_the_report_and_writes_json(tmp_path, checkpoint, tiny_data_dir, capsys):
+    out = tmp_path / "report.json"
+    rc = cli.main(["eval", "--checkpoint", str(checkpoint), "--per-digit", "2", "--data-dir", str(tiny_data_dir),
+                   "--json", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "accuracy" in text.lower() and "frechet" in text.lower()
+    report = json.loads(out.read_text())
+    assert report["num_samples"] == 20 and 0.0 <= report["accuracy"] <= 1.0
+    assert report["sampler"] == "original" and report["guidance"] == 1.0
