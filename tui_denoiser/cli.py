@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--steps", type=_positive_int, help="sampling steps (default: the model's)")
     sample.add_argument("--guidance", type=_number,
                         help="classifier-free guidance scale, 1 = plain conditional (default: the model's)")
+    sample.add_argument("--start", choices=("pure", "matched"), default="pure",
+                        help="starting noise: sigma_max*N(0,1) (pure) or with the spread of training inputs at "
+                             "sigma_max (matched)")
     sample.add_argument("--device", choices=DEVICES, default="cpu")
 
     info = sub.add_parser("info", help="what a checkpoint holds")
@@ -302,7 +305,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     guidance = loaded.default_guidance if args.guidance is None else args.guidance
     validate_sampling(sampler, steps, guidance)
     frames = [to_uint8(step.images) for step in loaded.sample([args.digit] * args.count, sampler=sampler,
-                                                               steps=steps, seed=args.seed, guidance=guidance)]
+                                                               steps=steps, seed=args.seed, guidance=guidance,
+                                                               start=args.start)]
     try:
         save_images(frames, out, strip=args.strip)
     except OSError as exc:

@@ -250,3 +250,12 @@ def test_eval_prints_the_report_and_writes_json(tmp_path, checkpoint, tiny_data_
     report = json.loads(out.read_text())
     assert report["num_samples"] == 20 and 0.0 <= report["accuracy"] <= 1.0
     assert report["sampler"] == "original" and report["guidance"] == 1.0
+
+
+def test_sample_start_matched_changes_the_starting_noise(tmp_path, checkpoint, capsys):
+    outs = {}
+    for start in ("pure", "matched"):
+        outs[start] = tmp_path / f"{start}.npy"
+        assert cli.main(["sample", "--digit", "1", "--count", "2", "--checkpoint", str(checkpoint), "--steps", "1",
+                         "--start", start, "--out", str(outs[start])]) == 0
+    assert not np.array_equal(np.load(outs["pure"]), np.load(outs["matched"]))
