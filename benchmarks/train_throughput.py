@@ -11,7 +11,7 @@ as one uint8 tensor, batches by index, no per-step host sync, plus the speed opt
 Baseline and trainer alternate (A B A B ...) for ``--rounds`` rounds so that load from other processes
 falls on both alike; prints images/s of each round, the medians and their ratio. On a CPU both run at
 the same torch thread count (``--threads``, default: what the trainer's policy picks, see
-``tui_denoiser.core.sampling.cpu_threads``); ``--baseline-threads`` times the original loop at another
+``tui_denoiser.core.threads.cpu_threads``); ``--baseline-threads`` times the original loop at another
 count too (e.g. torch's default, which is what the original loop ran with). Needs MNIST in
 DATA/MNIST/raw (see README).
 """
@@ -122,7 +122,7 @@ def this_trainer(data_dir: str, device: torch.device, steps: int, warmup: int, b
 def main() -> None:
     import statistics
 
-    from tui_denoiser.core.sampling import cpu_threads
+    from tui_denoiser.core.threads import cpu_threads
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)

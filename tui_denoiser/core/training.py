@@ -27,7 +27,7 @@ from tui_denoiser.core.errors import CheckpointError, TrainingError, UserError
 from tui_denoiser.core.model import ConditionalDenoiser
 from tui_denoiser.core.noise import loss_weights, training_sigmas
 from tui_denoiser.core.paths import default_data_dir
-from tui_denoiser.core.sampling import cpu_threads
+from tui_denoiser.core.threads import cpu_threads
 
 UPDATE_INTERVAL_S = 0.25
 VAL_SEED = 1234
