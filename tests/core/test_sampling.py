@@ -166,3 +166,17 @@ def test_dpm2m_first_step_is_the_euler_step():
     b = list(sample(model, [0, 1], sampler="euler", steps=4, sigma_max=10.0, sigma_min=0.1, seed=1))
     assert torch.equal(a[1].images, b[1].images)
     assert not torch.allclose(a[2].images, b[2].images)
+
+
+def test_guidance_interval_guides_only_inside_it(edm_model):
+    k = 6
+    everywhere = list(sample(edm_model, [1, 2], sampler="dpm2m", steps=k, sigma_max=80.0, sigma_min=0.002,
+                             guidance=2.0, seed=5))
+    covering = list(sample(edm_model, [1, 2], sampler="dpm2m", steps=k, sigma_max=80.0, sigma_min=0.002,
+                           guidance=2.0, seed=5, guidance_interval=(0.0, 1000.0)))
+    assert torch.equal(everywhere[-1].images, covering[-1].images) and everywhere[-1].model_calls == 2 * k
+    middle = list(sample(edm_model, [1, 2], sampler="dpm2m", steps=k, sigma_max=80.0, sigma_min=0.002,
+                         guidance=2.0, seed=5, guidance_interval=(0.3, 10.0)))
+    inside = sum(1 for f in middle[:-1] if 0.3 <= f.sigma <= 10.0)
+    assert 0 < inside < k and middle[-1].model_calls == k + inside
+    assert not torch.equal(middle[-1].images, everywhere[-1].images)

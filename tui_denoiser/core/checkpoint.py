@@ -168,6 +168,9 @@ class LoadedModel:
     global_step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     has_ema: bool = False
+    # Noise levels (low, high) where guidance applies; None = every level. Guidance outside the middle
+    # levels costs calls and diversity for little gain (Kynkaanniemi et al. 2024).
+    guidance_interval: tuple[float, float] | None = None
 
     @property
     def is_edm(self) -> bool:
@@ -211,7 +214,7 @@ class LoadedModel:
                       steps=steps if steps is not None else self.default_steps, sigma_max=sigma_max,
                       sigma_min=sigma_min, seed=seed,
                       guidance=self.default_guidance if guidance is None else guidance, grid=self.grid, start=start,
-                      sigma_data=self.model_config.sigma_data)
+                      sigma_data=self.model_config.sigma_data, guidance_interval=self.guidance_interval)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu", *, ema: bool = True) -> LoadedModel:

@@ -76,7 +76,8 @@ def _levels(sampler: str, steps: int, sigma_min: float, sigma_max: float, grid: 
 def sample(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, *, sampler: str = "original",
            steps: int = 10, sigma_max: float = 1.0, sigma_min: float = 0.1, seed: int = 0,
            guidance: float = 1.0, grid: str = "karras", start: str = "pure",
-           sigma_data: float = 0.6162) -> Iterator[SampleStep]:
+           sigma_data: float = 0.6162,
+           guidance_interval: tuple[float, float] | None = None) -> Iterator[SampleStep]:
     """Yield the K + 1 frames of denoising ``len(labels)`` samples (see the module docstring).
 
     ``model`` must be in eval mode: sample from a copy, never from a module a trainer is updating.
@@ -106,13 +107,20 @@ def sample(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, *, samp
     x = (torch.randn((batch, 1, 28, 28), generator=generator) * start_std).to(device)
     null = torch.full_like(labels_t, getattr(model, "null_label", 10))
     calls = 0
-    per_eval = 1 if guidance == 1 else 2
     previous_d: torch.Tensor | None = None
 
-    def denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
-        level = torch.full((1, 1, 1, 1), sigma, device=device)
+    def guided(sigma: float) -> bool:
         if guidance == 1:
+            return False
+        return guidance_interval is None or guidance_interval[0] <= sigma <= guidance_interval[1]
+
+    def denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
+        nonlocal calls
+        level = torch.full((1, 1, 1, 1), sigma, device=device)
+        if not guided(sigma):
+            calls += 1
             return model(x, level, labels_t).float()
+        calls += 2
         both = model(torch.cat([x, x]), level, torch.cat([labels_t, null])).float()
         cond, uncond = both.chunk(2)
         return uncond + guidance * (cond - uncond)
@@ -122,7 +130,6 @@ def sample(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, *, samp
         sigma, sigma_next = levels[k], levels[k + 1]
         with torch.inference_mode():
             d = denoise(x, sigma)
-            calls += per_eval
             if sampler == "original":
                 x = d
             elif sampler == "dpm2m":
@@ -139,7 +146,6 @@ def sample(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, *, samp
             elif sampler == "heun":
                 x_euler = d + (sigma_next / sigma) * (x - d)
                 d_next = denoise(x_euler, sigma_next)
-                calls += per_eval
                 slope = 0.5 * ((x - d) / sigma + (x_euler - d_next) / sigma_next)
                 x = x + (sigma_next - sigma) * slope
             else:  # stochastic (Euler-ancestral, eta = 1)
