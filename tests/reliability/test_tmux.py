@@ -33,6 +33,15 @@ def _pane_pid(name: str) -> int:
     return int(_tmux("list-panes", "-t", name, "-F", "#{pane_pid}").stdout.split()[0])
 
 
+def _kill_if_alive(pid: int | None) -> None:
+    """Never leave an app behind when a step of the test failed (it would train on, unseen)."""
+    import os
+    import signal
+
+    if pid is not None and not _gone(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
 def _gone(pid: int) -> bool:
     try:
         import os
@@ -49,12 +58,14 @@ def test_headless_run_in_tmux_survives_kill_session(tmp_path, tiny_data_dir):
     _session(name, f"{shlex.quote(sys.executable)} -m tui_denoiser train --run-dir {run_dir} --data-dir "
                    f"{tiny_data_dir} --epochs 500 --batch-size 16 --channels 8,8,8 --no-preview",
              child_env(tmp_path / "home"), tmp_path)
+    pid = None
     try:
         pid = _pane_pid(name)
         wait_until(lambda: any(e["kind"] == "step" for e in read_events(run_dir)), timeout=90)
         _tmux("kill-session", "-t", name)
         wait_until(lambda: _gone(pid), timeout=60)
     finally:
+        _kill_if_alive(pid)
         _tmux("kill-session", "-t", name, check=False)
     events = read_events(run_dir)
     assert any(e["kind"] == "checkpoint" and e["reason"] == "signal" for e in events), events[-3:]
@@ -66,11 +77,15 @@ def test_headless_run_in_tmux_survives_kill_session(tmp_path, tiny_data_dir):
 def test_app_in_a_256_colour_tmux_paints_and_saves_on_signal(tmp_path, tiny_data_dir, how):
     name = f"dn-app-{time.monotonic_ns()}"
     home = tmp_path / "home"
+    pid = None
     _session(name, f"{shlex.quote(sys.executable)} -m tui_denoiser --data-dir {tiny_data_dir}",
              child_env(home), tmp_path)
     try:
         pid = _pane_pid(name)
-        # no truecolour (TERM=xterm-256color, no COLORTERM): the training screen still paints, keys work
+        # no truecolour (TERM=xterm-256color, no COLORTERM): the app paints (it opens on the sampling
+        # screen with the shipped model), F2 switches to training, keys work
+        wait_until(lambda: "f2 Train" in _tmux("capture-pane", "-p", "-t", name).stdout, timeout=90)
+        _tmux("send-keys", "-t", name, "F2")
         wait_until(lambda: "Ready: check the form" in _tmux("capture-pane", "-p", "-t", name).stdout, timeout=90)
         _tmux("send-keys", "-t", name, "n")
         runs = home / "runs"
@@ -87,6 +102,7 @@ def test_app_in_a_256_colour_tmux_paints_and_saves_on_signal(tmp_path, tiny_data
         wait_until(lambda: _gone(pid), timeout=60)
     finally:
         _tmux("kill-session", "-t", name, check=False)
+        _kill_if_alive(pid)
     (run_dir,) = list(runs.glob("*"))
     events = read_events(run_dir)
     assert any(e["kind"] == "checkpoint" and e["reason"] == "stop" for e in events), events[-3:]
