@@ -66,11 +66,12 @@ def test_load_model_prefers_ema_and_samples(tmp_path):
         assert torch.equal(loaded.model.state_dict()[name], tensor)
     raw = ck.load_model(path, ema=False)
     assert torch.equal(raw.model.state_dict()["out.weight"], payload["model"]["out.weight"])
-    assert loaded.default_sampler == "dpm2m" and loaded.default_steps == 10 and loaded.grid == "karras"
+    assert loaded.default_sampler == "dpm2m" and loaded.default_steps == 14 and loaded.grid == "karras"
     assert loaded.default_guidance == 1.5  # trained with label dropout
+    assert loaded.guidance_interval == loaded.default_guidance_interval == (0.3, 10.0)
     assert loaded.sampling_range == (0.002, 80.0)
-    frames = list(loaded.sample([0, 9], steps=3, seed=1))
-    assert len(frames) == 4 and frames[-1].images.shape == (2, 1, 28, 28) and frames[-1].model_calls == 6
+    frames = list(loaded.sample([0, 9], steps=3, seed=1))  # levels 80, 1.5, 0.002: one inside 0.3..10
+    assert len(frames) == 4 and frames[-1].images.shape == (2, 1, 28, 28) and frames[-1].model_calls == 4
     plain = list(loaded.sample([0, 9], sampler="heun", steps=3, seed=1, guidance=1.0))
     assert plain[-1].model_calls == 5
 
@@ -80,7 +81,7 @@ def test_original_model_defaults(tmp_path):
     loaded = ck.load_model(path)
     assert not loaded.has_ema
     assert loaded.default_sampler == "original" and loaded.default_steps == 8 and loaded.grid == "linear"
-    assert loaded.default_guidance == 1.0  # never learned the null label
+    assert loaded.default_guidance == 1.0 and loaded.guidance_interval is None  # never learned the null label
     assert loaded.sampling_range == (1 / 8, 1.0)
     assert len(list(loaded.sample([3], seed=0))) == 9
 

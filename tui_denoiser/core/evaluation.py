@@ -92,6 +92,7 @@ class EvalReport:
     wall_seconds: float = 0.0
     classifier_accuracy: float | None = None  # the classifier's own test accuracy, from its file
     device: str = "cpu"
+    guidance_interval: list[float] | None = None  # noise levels where guidance applied; None = all
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -339,6 +340,7 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
     return EvalReport(
         checkpoint=str(getattr(loaded, "path", "")), epoch=int(getattr(loaded, "epoch", 0)), sampler=sampler,
         steps=int(steps), guidance=float(guidance), seed=int(seed), per_digit=int(per_digit), num_samples=n,
+        guidance_interval=list(loaded.guidance_interval) if getattr(loaded, "guidance_interval", None) else None,
         accuracy=float(correct.float().mean()), per_digit_accuracy=per_digit_acc, frechet=frechet,
         frechet_floor=frechet_floor, reference_count=int(count), diversity=float(diversity),
         diversity_samples=float(spread_samples), diversity_real=float(spread_real), psnr=rows,
@@ -425,7 +427,9 @@ def format_report(report: EvalReport) -> str:
     r = report
     lines = [
         f"Sample quality of {r.checkpoint} (epoch {r.epoch})",
-        f"  sampler {r.sampler}, {r.steps} steps, guidance {r.guidance:g}, {r.model_calls_per_sample} model calls "
+        f"  sampler {r.sampler}, {r.steps} steps, guidance {r.guidance:g}"
+        f"{' at noise %g..%g' % tuple(r.guidance_interval) if r.guidance_interval and r.guidance != 1 else ''}, "
+        f"{r.model_calls_per_sample} model calls "
         f"per sample; {r.num_samples} samples ({r.per_digit} per digit), seed {r.seed}, {r.device}",
         f"  sampling {r.sampling_seconds:.1f} s, total {r.wall_seconds:.1f} s",
         "",
