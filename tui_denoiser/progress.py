@@ -88,11 +88,19 @@ def _duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def _ema_state(payload: dict[str, Any]) -> str:
+    if payload.get("ema") is not None:
+        return "yes (used for sampling)"
+    if payload.get("exported_from_ema"):
+        return "weights are the exported EMA"
+    return "no"
+
+
 def print_info(path: Path, payload: dict[str, Any], model_config, train_config, params: int) -> None:
     console = Console()
     console.print(f"[bold]{path}[/]  (format {payload.get('format')} v{payload.get('version')})")
     console.print(f"epochs done {payload.get('epoch', 0)}, global step {payload.get('global_step', 0)}, "
-                  f"{params:,} parameters, EMA {'yes' if payload.get('ema') is not None else 'no'}")
+                  f"{params:,} parameters, EMA {_ema_state(payload)}")
     for title, config in (("model", model_config), ("train", train_config)):
         table = Table(title=f"{title} config", show_header=False)
         for key, value in config.to_dict().items():
