@@ -29,10 +29,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui_denoiser.core.checkpoint import load_model  # noqa: E402
+from tui_denoiser.core.paths import shipped_dir  # noqa: E402
 from tui_denoiser.core.sampling import _levels, final_images  # noqa: E402
 from tui_denoiser.core.threads import cpu_threads  # noqa: E402
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = shipped_dir()
 TARGET_MS = {1: 20.0, 10: 100.0}
 
 

@@ -17,14 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui_denoiser.core.checkpoint import load_model  # noqa: E402
 from tui_denoiser.core.imaging import make_grid, save_gif, to_uint8  # noqa: E402
-from tui_denoiser.core.paths import DEFAULT_MODEL, assets_dir  # noqa: E402
+from tui_denoiser.core.paths import DEFAULT_MODEL  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=str(DEFAULT_MODEL))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out-dir", default=str(assets_dir()))
+    parser.add_argument("--out-dir", default=str(Path(__file__).resolve().parents[1] / "assets"))
     args = parser.parse_args()
     loaded = load_model(args.checkpoint)
     out = Path(args.out_dir)

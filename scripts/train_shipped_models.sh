@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Reproduces the models shipped in assets/: trains each recipe on the real MNIST, then exports a small
+# Reproduces the models shipped in tui_denoiser/assets/: trains each recipe on the real MNIST, then exports a small
 # sampling-only copy (EMA weights). Run from the repo root on a machine with a CUDA GPU:
-#   DATA=path/with/MNIST/raw RUNS=runs OUT=assets scripts/train_shipped_models.sh
+#   DATA=path/with/MNIST/raw RUNS=runs OUT=tui_denoiser/assets scripts/train_shipped_models.sh
 # The three runs are launch-bound on a GPU, so they run side by side.
 set -u
 DATA=${DATA:?set DATA to a folder holding MNIST/raw}
 RUNS=${RUNS:-runs}
-OUT=${OUT:-assets}
+OUT=${OUT:-tui_denoiser/assets}
 DEVICE=${DEVICE:-cuda}
 LIMIT=${LIMIT:-480}   # seconds; a run still going then is stopped by SIGTERM, which saves its checkpoint
 EXTRA=${EXTRA:-}      # e.g. "--max-steps 20" for a dry run

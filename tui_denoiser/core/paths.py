@@ -39,11 +39,25 @@ def new_run_dir(root: str | Path | None = None) -> Path:
     return candidate
 
 
-def assets_dir() -> Path:
-    """The repository's ``assets/`` folder (the package is installed editable from the repo)."""
-    return Path(__file__).resolve().parents[2] / "assets"
+def shipped_dir() -> Path:
+    """The package's ``tui_denoiser/assets/`` folder: the shipped models and judges. Found through
+    ``importlib.resources``, so an editable install, a wheel, pipx and an sdist all read it the same way."""
+    from importlib.resources import files
+
+    return Path(str(files("tui_denoiser.assets")))
 
 
-DEFAULT_MODEL = assets_dir() / "denoiser-edm.pt"
-ORIGINAL_MODEL = assets_dir() / "denoiser-original.pt"
-CLASSIFIER_PATH = assets_dir() / "mnist-classifier.pt"
+def shipped_file(name: str) -> Path:
+    """The path of one shipped file (it may be missing from a damaged install: check before use)."""
+    return shipped_dir() / name
+
+
+def missing_shipped_line(path: Path) -> str:
+    """One line naming a missing shipped file and how to get it back."""
+    return (f"the shipped file {path.name} is missing from this install ({path.parent}); reinstall with "
+            f"'python3 -m pip install --force-reinstall tui-denoiser' or pass --checkpoint PATH")
+
+
+DEFAULT_MODEL = shipped_file("denoiser-edm.pt")
+ORIGINAL_MODEL = shipped_file("denoiser-original.pt")
+CLASSIFIER_PATH = shipped_file("mnist-classifier.pt")
