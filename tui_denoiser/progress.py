@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tui_denoiser.core import events as ev
+from tui_denoiser.core.formatting import format_duration
 
 
 class TrainProgress:
@@ -54,10 +55,10 @@ class TrainProgress:
         elif isinstance(event, ev.StepUpdate) and self.task is not None:
             self.progress.update(self.task, completed=event.global_step, epoch=f"{event.epoch + 1}/{self.started.epochs}",
                                  loss=f"{event.loss:.4f}", lr=f"{event.lr:.2e}", rate=f"{event.images_per_s:,.0f}",
-                                 eta=_duration(event.eta_s))
+                                 eta=format_duration(event.eta_s))
         elif isinstance(event, ev.EpochEnd):
             self.progress.console.print(f"epoch {event.epoch + 1}/{event.epochs}: train {event.train_loss:.4f}"
-                                        f"  val {event.val_loss:.4f}  lr {event.lr:.2e}  {_duration(event.elapsed_s)}")
+                                        f"  val {event.val_loss:.4f}  lr {event.lr:.2e}  {format_duration(event.elapsed_s)}")
         elif isinstance(event, ev.CheckpointSaved) and event.reason != "epoch":
             self.progress.console.print(f"checkpoint saved ({event.reason}): {event.path}")
         elif isinstance(event, ev.Warning_):
@@ -73,19 +74,12 @@ class TrainProgress:
         if result.final_train_loss is not None:
             losses = f", train loss {result.final_train_loss:.4f}, val loss {result.final_val_loss:.4f}"
         self.console.print(f"{state} after {result.epochs_done} epochs, {result.global_step} steps in "
-                           f"{_duration(result.elapsed_s)}{losses}")
+                           f"{format_duration(result.elapsed_s)}{losses}")
         if result.last_checkpoint:
             run_dir = Path(result.last_checkpoint).parent
             self.console.print(f"checkpoint: {result.last_checkpoint}")
             if result.stopped:
                 self.console.print(f"resume with: denoiser-tui train --resume {run_dir}")
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def _ema_state(payload: dict[str, Any]) -> str:
