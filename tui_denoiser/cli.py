@@ -150,13 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- commands ------------------------------------------------------------------------------------
 def _default_checkpoint(given: str | None) -> Path:
-    from tui_denoiser.core.paths import DEFAULT_MODEL
+    from tui_denoiser.core import paths
 
     if given:
         return Path(given).expanduser()
-    if not DEFAULT_MODEL.exists():
-        raise UserError(f"no --checkpoint given and the shipped model {DEFAULT_MODEL} is missing")
-    return DEFAULT_MODEL
+    if not paths.DEFAULT_MODEL.is_file():
+        raise UserError(f"no --checkpoint given and {paths.missing_shipped_line(paths.DEFAULT_MODEL)}")
+    return paths.DEFAULT_MODEL
 
 
 def _train_configs(args: argparse.Namespace):

@@ -412,7 +412,8 @@ def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
     loaded = load_model(checkpoint_path, dev)
     if loaded.train_config.dataset != "mnist":
         raise UserError(f"{loaded.path} was trained on {loaded.train_config.dataset}; eval judges MNIST digits only")
-    classifier = load_classifier(classifier_path if classifier_path is not None else paths.CLASSIFIER_PATH, dev)
+    classifier = load_classifier(classifier_path if classifier_path is not None
+                                 else paths.require_shipped(paths.CLASSIFIER_PATH), dev)
     root = Path(data_dir).expanduser() if data_dir is not None else paths.default_data_dir()
     test_x, test_y = load_split("mnist", root, train=False, download=download)
     train_x, train_y = load_split("mnist", root, train=True, download=download)

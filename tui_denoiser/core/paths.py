@@ -54,8 +54,17 @@ def shipped_file(name: str) -> Path:
 
 def missing_shipped_line(path: Path) -> str:
     """One line naming a missing shipped file and how to get it back."""
-    return (f"the shipped file {path.name} is missing from this install ({path.parent}); reinstall with "
-            f"'python3 -m pip install --force-reinstall tui-denoiser' or pass --checkpoint PATH")
+    return (f"the shipped file {path.name} is missing from this install ({path.parent}); get it back by "
+            f"reinstalling (python3 -m pip install --force-reinstall WHEEL_OR_REPO)")
+
+
+def require_shipped(path: Path) -> Path:
+    """``path`` if the shipped file is there, else a one-line :class:`CheckpointError` saying how to get it back."""
+    if not path.is_file():
+        from tui_denoiser.core.errors import CheckpointError
+
+        raise CheckpointError(missing_shipped_line(path))
+    return path
 
 
 DEFAULT_MODEL = shipped_file("denoiser-edm.pt")
