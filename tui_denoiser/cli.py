@@ -254,7 +254,7 @@ def _ignore_terminal_errors():
 
 def _check_readable_run_dir(run_dir: Path) -> None:
     """One line for a run folder that is missing, not a folder, or that we may not read."""
-    from tui_denoiser.core.events import run_folder_problem
+    from tui_denoiser.core.run_folder import run_folder_problem
 
     problem = run_folder_problem(run_dir)
     if problem is not None:

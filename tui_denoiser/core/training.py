@@ -27,6 +27,7 @@ from tui_denoiser.core.errors import CheckpointError, TrainingError, UserError
 from tui_denoiser.core.model import ConditionalDenoiser
 from tui_denoiser.core.noise import loss_weights, training_sigmas
 from tui_denoiser.core.paths import default_data_dir
+from tui_denoiser.core.run_folder import METRICS_FILE, end_partial_line
 from tui_denoiser.core.threads import cpu_threads
 
 UPDATE_INTERVAL_S = 0.25
@@ -112,7 +113,7 @@ class Trainer:
     def _emit(self, event: ev.TrainEvent) -> None:
         if self.write_metrics:
             try:
-                with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+                with open(self.run_dir / METRICS_FILE, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(event.to_json()) + "\n")
             except OSError:
                 pass  # metrics are a convenience; a full disk is reported when the checkpoint fails
@@ -133,7 +134,7 @@ class Trainer:
             if self.callback:
                 self.callback(event)
             return event
-        ev.end_partial_line(self.run_dir / "metrics.jsonl")  # a killed run may have left half a line
+        end_partial_line(self.run_dir / METRICS_FILE)  # a killed run may have left half a line
         try:
             return self._run()
         except (UserError, TrainingError) as exc:
