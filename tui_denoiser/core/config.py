@@ -23,11 +23,22 @@ PARAMETERIZATIONS = ("direct", "edm")
 #   continuous:     sigma ~ U(0, 1] per sample
 #   edm:            log-normal sigma per sample (EDM, Karras et al. 2022), with EDM's loss weighting
 NOISE_MODES = ("discrete-batch", "discrete", "continuous", "edm")
+# The standard deviation of MNIST scaled to [-1, 1]: EDM's preconditioning and the matched start use it.
+SIGMA_DATA = 0.6162
+# Every sampler core/sampling.py implements (its registry is checked against this list), known here so
+# that forms and the CLI can offer them before torch loads.
+SAMPLER_NAMES = ("original", "euler", "heun", "stochastic", "dpm2m")
+STARTS = ("pure", "matched")  # starting noise: sigma_max * N(0,1), or the spread training inputs have there
+GRIDS = ("linear", "karras")  # noise levels: sigma_max * k/K, or EDM's rho=7 spacing down to sigma_min
+MAX_SAMPLING_STEPS = 1000
+MAX_GUIDANCE = 20.0
+
+_NOT_GIVEN: Any = object()
 
 
-def _check(cond: bool, message: str) -> None:
+def _check(cond: bool, message: str, field: str | None = None, value: Any = _NOT_GIVEN) -> None:
     if not cond:
-        raise ConfigError(message)
+        raise ConfigError(message, field=field, value=None if value is _NOT_GIVEN else value)
 
 
 def _is_int(value: Any) -> bool:
@@ -57,7 +68,7 @@ class _Config:
         known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ConfigError(f"{cls.__name__} has no field {unknown[0]!r}")
+            raise ConfigError(f"{cls.__name__} has no field {unknown[0]!r}", field=unknown[0])
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         config = cls(**values)
         config.validate()  # type: ignore[attr-defined]
@@ -84,27 +95,29 @@ class ModelConfig(_Config):
     skip_connections: bool = False
     res_blocks: int = 0
     parameterization: str = "direct"
-    sigma_data: float = 0.6162  # std of MNIST scaled to [-1, 1]; used by the EDM parameterization
+    sigma_data: float = SIGMA_DATA  # used by the EDM parameterization
 
     def validate(self) -> None:
         _check(_is_int(self.num_classes) and 2 <= self.num_classes <= 1000,
-               f"num_classes must be an integer in 2..1000, got {self.num_classes!r}")
+               f"num_classes must be an integer in 2..1000, got {self.num_classes!r}", "num_classes", self.num_classes)
         _check(_is_int(self.embed_dim) and 1 <= self.embed_dim <= 4096,
-               f"embed_dim must be an integer in 1..4096, got {self.embed_dim!r}")
+               f"embed_dim must be an integer in 1..4096, got {self.embed_dim!r}", "embed_dim", self.embed_dim)
         _check(isinstance(self.channels, tuple) and len(self.channels) == 3
                and all(_is_int(c) and 1 <= c <= 4096 for c in self.channels),
-               f"channels must be three integers in 1..4096, got {self.channels!r}")
-        _check(self.norm in NORMS, f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
+               f"channels must be three integers in 1..4096, got {self.channels!r}", "channels", self.channels)
+        _check(self.norm in NORMS, f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}", "norm", self.norm)
         if self.norm == "group":
             _check(all(c % 8 == 0 for c in self.channels),
-                   f"group norm needs channels divisible by 8, got {self.channels!r}")
-        _check(isinstance(self.skip_connections, bool), "skip_connections must be true or false")
+                   f"group norm needs channels divisible by 8, got {self.channels!r}", "channels", self.channels)
+        _check(isinstance(self.skip_connections, bool), "skip_connections must be true or false",
+               "skip_connections", self.skip_connections)
         _check(_is_int(self.res_blocks) and 0 <= self.res_blocks <= 8,
-               f"res_blocks must be an integer in 0..8, got {self.res_blocks!r}")
+               f"res_blocks must be an integer in 0..8, got {self.res_blocks!r}", "res_blocks", self.res_blocks)
         _check(self.parameterization in PARAMETERIZATIONS,
-               f"parameterization must be one of {', '.join(PARAMETERIZATIONS)}, got {self.parameterization!r}")
+               f"parameterization must be one of {', '.join(PARAMETERIZATIONS)}, got {self.parameterization!r}",
+               "parameterization", self.parameterization)
         _check(_is_number(self.sigma_data) and self.sigma_data > 0,
-               f"sigma_data must be a positive number, got {self.sigma_data!r}")
+               f"sigma_data must be a positive number, got {self.sigma_data!r}", "sigma_data", self.sigma_data)
 
 
 @dataclass(frozen=True)
@@ -135,37 +148,92 @@ class TrainConfig(_Config):
     compile: bool = False  # torch.compile the training forward (pays on long GPU runs; minutes to compile)
 
     def validate(self) -> None:
-        _check(self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        _check(self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}",
+               "dataset", self.dataset)
         _check(_is_int(self.epochs) and 1 <= self.epochs <= 10_000,
-               f"epochs must be an integer in 1..10000, got {self.epochs!r}")
+               f"epochs must be an integer in 1..10000, got {self.epochs!r}", "epochs", self.epochs)
         _check(_is_int(self.batch_size) and 1 <= self.batch_size <= 65_536,
-               f"batch size must be an integer in 1..65536, got {self.batch_size!r}")
-        _check(_is_number(self.lr) and 0 < self.lr <= 1, f"lr must be a number in (0, 1], got {self.lr!r}")
+               f"batch size must be an integer in 1..65536, got {self.batch_size!r}", "batch_size", self.batch_size)
+        _check(_is_number(self.lr) and 0 < self.lr <= 1, f"lr must be a number in (0, 1], got {self.lr!r}",
+               "lr", self.lr)
         _check(_is_int(self.steps) and 1 <= self.steps <= 1000,
-               f"steps must be an integer in 1..1000, got {self.steps!r}")
+               f"steps must be an integer in 1..1000, got {self.steps!r}", "steps", self.steps)
         _check(_is_int(self.step_size) and 1 <= self.step_size <= 10_000,
-               f"step size must be an integer in 1..10000, got {self.step_size!r}")
+               f"step size must be an integer in 1..10000, got {self.step_size!r}", "step_size", self.step_size)
         _check(_is_number(self.gamma) and 0 < self.gamma <= 1,
-               f"gamma must be a number in (0, 1], got {self.gamma!r}")
-        _check(_is_int(self.seed) and 0 <= self.seed < 2**63, f"seed must be a non-negative integer, got {self.seed!r}")
-        _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        _check(isinstance(self.bf16, bool), "bf16 must be true or false")
+               f"gamma must be a number in (0, 1], got {self.gamma!r}", "gamma", self.gamma)
+        _check(_is_int(self.seed) and 0 <= self.seed < 2**63, f"seed must be a non-negative integer, got {self.seed!r}",
+               "seed", self.seed)
+        _check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}",
+               "device", self.device)
+        _check(isinstance(self.bf16, bool), "bf16 must be true or false", "bf16", self.bf16)
         _check(self.max_steps is None or (_is_int(self.max_steps) and self.max_steps >= 1),
-               f"max steps must be a positive integer, got {self.max_steps!r}")
-        _check(self.noise in NOISE_MODES, f"noise must be one of {', '.join(NOISE_MODES)}, got {self.noise!r}")
+               f"max steps must be a positive integer, got {self.max_steps!r}", "max_steps", self.max_steps)
+        _check(self.noise in NOISE_MODES, f"noise must be one of {', '.join(NOISE_MODES)}, got {self.noise!r}",
+               "noise", self.noise)
         _check(_is_number(self.sigma_max) and 0 < self.sigma_max <= 1000,
-               f"sigma_max must be a number in (0, 1000], got {self.sigma_max!r}")
+               f"sigma_max must be a number in (0, 1000], got {self.sigma_max!r}", "sigma_max", self.sigma_max)
         _check(_is_number(self.sigma_min) and 0 < self.sigma_min < self.sigma_max,
-               f"sigma_min must be a positive number below sigma_max, got {self.sigma_min!r}")
-        _check(_is_number(self.p_mean), f"p_mean must be a number, got {self.p_mean!r}")
-        _check(_is_number(self.p_std) and self.p_std > 0, f"p_std must be a positive number, got {self.p_std!r}")
+               f"sigma_min must be a positive number below sigma_max, got {self.sigma_min!r}",
+               "sigma_min", self.sigma_min)
+        _check(_is_number(self.p_mean), f"p_mean must be a number, got {self.p_mean!r}", "p_mean", self.p_mean)
+        _check(_is_number(self.p_std) and self.p_std > 0, f"p_std must be a positive number, got {self.p_std!r}",
+               "p_std", self.p_std)
         _check(_is_number(self.label_dropout) and 0 <= self.label_dropout < 1,
-               f"label dropout must be a number in [0, 1), got {self.label_dropout!r}")
+               f"label dropout must be a number in [0, 1), got {self.label_dropout!r}",
+               "label_dropout", self.label_dropout)
         _check(_is_number(self.ema_decay) and 0 <= self.ema_decay < 1,
-               f"ema decay must be a number in [0, 1), got {self.ema_decay!r}")
-        _check(isinstance(self.channels_last, bool), "channels_last must be true or false")
-        _check(isinstance(self.preview, bool), "preview must be true or false")
-        _check(isinstance(self.compile, bool), "compile must be true or false")
+               f"ema decay must be a number in [0, 1), got {self.ema_decay!r}", "ema_decay", self.ema_decay)
+        _check(isinstance(self.channels_last, bool), "channels_last must be true or false",
+               "channels_last", self.channels_last)
+        _check(isinstance(self.preview, bool), "preview must be true or false", "preview", self.preview)
+        _check(isinstance(self.compile, bool), "compile must be true or false", "compile", self.compile)
+
+
+@dataclass(frozen=True)
+class SamplingConfig(_Config):
+    """How to sample: which sampler, how many steps, how much guidance and where, which noise levels.
+
+    ``core/sampling_policy.py`` decides a model's defaults and merges what a person asks for; the
+    defaults here are only those of a bare call. ``guidance`` 1 is the plain conditional model;
+    ``guidance_interval`` (low, high) guides only at noise levels inside it (None: at every level).
+    """
+
+    sampler: str = "original"
+    steps: int = 10
+    guidance: float = 1.0
+    guidance_interval: tuple[float, float] | None = None
+    start: str = "pure"
+    grid: str = "karras"
+    sigma_min: float = 0.1
+    sigma_max: float = 1.0
+
+    @property
+    def guided(self) -> bool:
+        """Whether any step pays the second (null-label) model call."""
+        return self.guidance != 1
+
+    def validate(self) -> None:
+        _check(self.sampler in SAMPLER_NAMES,
+               f"unknown sampler {self.sampler!r}: choose one of {', '.join(SAMPLER_NAMES)}", "sampler", self.sampler)
+        _check(_is_int(self.steps) and 1 <= self.steps <= MAX_SAMPLING_STEPS,
+               f"steps must be an integer in 1..{MAX_SAMPLING_STEPS}, got {self.steps!r}", "steps", self.steps)
+        _check(_is_number(self.guidance) and 0 <= self.guidance <= MAX_GUIDANCE,
+               f"guidance scale must be a number in 0..{MAX_GUIDANCE:g} (1 = plain conditional), got {self.guidance!r}",
+               "guidance", self.guidance)
+        interval = self.guidance_interval
+        _check(interval is None or (isinstance(interval, tuple) and len(interval) == 2
+                                    and all(_is_number(v) and v >= 0 for v in interval) and interval[0] <= interval[1]),
+               f"guidance interval must be two noise levels low <= high, got {interval!r}",
+               "guidance_interval", interval)
+        _check(self.start in STARTS, f"start must be one of {', '.join(STARTS)}, got {self.start!r}",
+               "start", self.start)
+        _check(self.grid in GRIDS, f"grid must be one of {', '.join(GRIDS)}, got {self.grid!r}", "grid", self.grid)
+        _check(_is_number(self.sigma_max) and 0 < self.sigma_max <= 1000,
+               f"sigma_max must be a number in (0, 1000], got {self.sigma_max!r}", "sigma_max", self.sigma_max)
+        _check(_is_number(self.sigma_min) and 0 < self.sigma_min <= self.sigma_max,
+               f"sigma_min must be a positive number up to sigma_max, got {self.sigma_min!r}",
+               "sigma_min", self.sigma_min)
 
 
 @dataclass(frozen=True)
