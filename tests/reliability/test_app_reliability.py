@@ -78,7 +78,7 @@ def test_w_asks_for_a_run_folder_and_attaches(tmp_path, tiny_data_dir):
             run_dir=run_dir, data_dir=tiny_data_dir).run()
 
     async def scenario():
-        app = DenoiserApp(runs_root=runs, warm_imports=False)
+        app = DenoiserApp(runs_root=runs, warm_imports=False, start_mode="training")
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("w")
             await wait_for(pilot, lambda: isinstance(app.screen, WatchPrompt))
@@ -118,7 +118,7 @@ def test_bad_form_fields_show_one_line_and_keep_start_off(field, text, words):
     from textual.widgets import Button, Input, Static
 
     async def scenario():
-        app = DenoiserApp(warm_imports=False)
+        app = DenoiserApp(warm_imports=False, start_mode="training")
         async with app.run_test(size=(80, 24)) as pilot:
             box = app.screen.query_one(f"#field-{field}", Input)
             box.value = text
@@ -166,7 +166,7 @@ def test_missing_data_offline_in_the_app(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.MNIST, "mirrors", [f"http://127.0.0.1:{port}/"])
 
     async def scenario():
-        app = DenoiserApp(data_dir=tmp_path / "empty", runs_root=tmp_path / "runs", warm_imports=False,
+        app = DenoiserApp(data_dir=tmp_path / "empty", runs_root=tmp_path / "runs", warm_imports=False, start_mode="training",
                           train_overrides={"device": "cpu"})
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("n")
@@ -180,7 +180,7 @@ def test_terminal_below_80x24_says_so():
     from tui_denoiser.tui.widgets.too_small import TooSmall
 
     async def scenario():
-        app = DenoiserApp(warm_imports=False)
+        app = DenoiserApp(warm_imports=False, start_mode="training")
         async with app.run_test(size=(60, 20)) as pilot:
             await pilot.pause(0.1)
             assert app.has_class("-too-small")

@@ -25,7 +25,7 @@ def test_app_module_and_first_paint_need_no_torch():
         "from tui_denoiser.tui.app import DenoiserApp\n"
         "assert 'torch' not in sys.modules, 'importing the app imported torch'\n"
         "async def main():\n"
-        "    app = DenoiserApp(warm_imports=False)\n"
+        "    app = DenoiserApp(warm_imports=False, start_mode='training')\n"
         "    async with app.run_test(size=(80, 24)) as pilot:\n"
         "        await pilot.pause()\n"
         "        assert app.screen.id == 'training'\n"
@@ -44,7 +44,7 @@ def test_run_app_has_the_cli_signature():
 
 @asynctest
 async def test_too_small_terminal_says_so_and_recovers(tmp_path):
-    app = DenoiserApp(runs_root=tmp_path, warm_imports=False)
+    app = DenoiserApp(runs_root=tmp_path, warm_imports=False, start_mode="training")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         notice = app.screen.query_one(TooSmall)
@@ -63,7 +63,7 @@ async def test_too_small_terminal_says_so_and_recovers(tmp_path):
 
 @asynctest
 async def test_one_key_switches_screens_and_help_lists_every_key(tmp_path):
-    app = DenoiserApp(runs_root=tmp_path, warm_imports=False)
+    app = DenoiserApp(runs_root=tmp_path, warm_imports=False, start_mode="training")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, TrainingScreen)
@@ -87,7 +87,7 @@ async def test_one_key_switches_screens_and_help_lists_every_key(tmp_path):
 
 @asynctest
 async def test_command_palette_lists_the_screen_actions(tmp_path):
-    app = DenoiserApp(runs_root=tmp_path, warm_imports=False)
+    app = DenoiserApp(runs_root=tmp_path, warm_imports=False, start_mode="training")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         titles = {c.title for c in app.get_system_commands(app.screen)}

@@ -9,12 +9,12 @@ from tui_denoiser.tui.app import DenoiserApp
 
 
 def test_training_screen_idle(snap_compare, tmp_path):
-    app = DenoiserApp(runs_root=tmp_path / "runs", warm_imports=False)
+    app = DenoiserApp(runs_root=tmp_path / "runs", warm_imports=False, start_mode="training")
     assert snap_compare(app, terminal_size=(80, 24))
 
 
 def test_training_screen_with_a_bad_field(snap_compare, tmp_path):
-    app = DenoiserApp(runs_root=tmp_path / "runs", warm_imports=False)
+    app = DenoiserApp(runs_root=tmp_path / "runs", warm_imports=False, start_mode="training")
 
     async def type_bad_value(pilot):
         field = app.screen.query_one("#field-gamma")
@@ -41,10 +41,10 @@ def test_sampling_screen_stepping(snap_compare, tmp_path, tiny_checkpoint):
 
 
 def test_too_small_terminal(snap_compare, tmp_path):
-    app = DenoiserApp(runs_root=tmp_path / "runs", warm_imports=False)
+    app = DenoiserApp(runs_root=tmp_path / "runs", warm_imports=False, start_mode="training")
     assert snap_compare(app, terminal_size=(70, 20))
 
 
 def test_help_screen(snap_compare, tmp_path):
-    app = DenoiserApp(runs_root=tmp_path / "runs", warm_imports=False)
+    app = DenoiserApp(runs_root=tmp_path / "runs", warm_imports=False, start_mode="training")
     assert snap_compare(app, terminal_size=(80, 24), press=["f1"])

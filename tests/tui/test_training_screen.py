@@ -14,7 +14,7 @@ from tui_denoiser.tui.widgets.train_form import TrainForm
 
 
 def _app(tmp_path: Path, data_dir: Path, **overrides) -> DenoiserApp:
-    return DenoiserApp(data_dir=data_dir, runs_root=tmp_path / "runs", warm_imports=False,
+    return DenoiserApp(data_dir=data_dir, runs_root=tmp_path / "runs", warm_imports=False, start_mode="training",
                        train_overrides=overrides)
 
 

@@ -54,7 +54,8 @@ class DenoiserApp(App[None]):
         self.train_overrides = train_overrides
         self.export_dir = export_dir
         self.batch = batch
-        self.start_mode = start_mode or ("sampling" if checkpoint and not watch_dir else "training")
+        planned_mode, self.start_problem = choose_start(checkpoint, watch_dir)
+        self.start_mode = start_mode or planned_mode
         self.warm_imports = warm_imports
         self.training_screen: TrainingScreen | None = None
         self.sampling_screen: SamplingScreen | None = None
@@ -83,6 +84,8 @@ class DenoiserApp(App[None]):
             self._install_signal_handlers()
         self._check_size(self.size.width, self.size.height)
         await self.switch_mode(self.start_mode)
+        if self.start_problem:
+            self.notify(self.start_problem, title="No shipped model", severity="warning", timeout=20)
         if self.warm_imports:
             # Not at once: importing torch holds the GIL for seconds, and Textual writes the first
             # frame from its writer thread after this refresh (~0.1 s later paint measured otherwise).
@@ -223,15 +226,25 @@ class DenoiserApp(App[None]):
                                     partial(screen.run_action, binding.action))
 
 
-def run_app(checkpoint: str | None, data_dir: Any, runs_root: Any, watch_dir: str | None) -> int | None:
-    """Entry point used by the CLI. It opens on the sampling screen with the given checkpoint or the
-    shipped model, so a new user sees digits at once; on the training screen when watching a run
-    folder or when there is no model to show."""
-    from tui_denoiser.core.paths import DEFAULT_MODEL
+def choose_start(checkpoint: str | Path | None, watch_dir: str | Path | None) -> tuple[str, str | None]:
+    """The screen the app opens on, and a line to show when the shipped model is missing.
 
-    has_model = bool(checkpoint) or DEFAULT_MODEL.exists()
-    start_mode = "sampling" if has_model and not watch_dir else "training"
+    The sampling screen with the named checkpoint or the shipped model, so a new user sees digits at
+    once; the training screen when watching a run folder or when there is no model to show."""
+    from tui_denoiser.core import paths
+
+    if watch_dir:
+        return "training", None
+    if checkpoint:
+        return "sampling", None
+    if paths.DEFAULT_MODEL.is_file():
+        return "sampling", None
+    return "training", paths.missing_shipped_line(paths.DEFAULT_MODEL)
+
+
+def run_app(checkpoint: str | None, data_dir: Any, runs_root: Any, watch_dir: str | None) -> int | None:
+    """Entry point used by the CLI (which also handles the app's signals)."""
     app = DenoiserApp(checkpoint=checkpoint, data_dir=data_dir, runs_root=runs_root, watch_dir=watch_dir,
-                      handle_signals=True, start_mode=start_mode)
+                      handle_signals=True)
     app.run()
     return app.return_code
