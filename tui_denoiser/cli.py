@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int)
     train.add_argument("--batch-size", type=_positive_int)
     train.add_argument("--lr", type=_number)
-    train.add_argument("--steps", type=_positive_int, help="T, the number of noise levels")
+    train.add_argument("--noise-levels", "--steps", dest="noise_levels", type=_positive_int, metavar="T",
+                       help="T, the number of discrete training noise levels t/T (--steps is its older name; "
+                            "a sampler's steps are set when sampling)")
     train.add_argument("--step-size", type=_positive_int, help="StepLR step, in epochs")
     train.add_argument("--gamma", type=_number, help="StepLR factor")
     train.add_argument("--seed", type=_non_negative_int)
@@ -163,7 +165,7 @@ def _train_configs(args: argparse.Namespace):
     recipe = RECIPES[args.recipe]
     changes = {
         "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-        "steps": args.steps, "step_size": args.step_size, "gamma": args.gamma, "seed": args.seed,
+        "noise_levels": args.noise_levels, "step_size": args.step_size, "gamma": args.gamma, "seed": args.seed,
         "device": args.device, "max_steps": args.max_steps, "noise": args.noise,
         "label_dropout": args.label_dropout, "ema_decay": args.ema, "bf16": args.bf16,
         "channels_last": args.channels_last, "preview": args.preview,

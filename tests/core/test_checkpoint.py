@@ -77,7 +77,7 @@ def test_load_model_prefers_ema_and_samples(tmp_path):
 
 
 def test_original_model_defaults(tmp_path):
-    path = ck.save_checkpoint(tmp_path / "o.pt", _payload(TINY, TrainConfig(steps=8)))
+    path = ck.save_checkpoint(tmp_path / "o.pt", _payload(TINY, TrainConfig(noise_levels=8)))
     loaded = ck.load_model(path)
     assert not loaded.has_ema
     assert loaded.default_sampler == "original" and loaded.default_steps == 8 and loaded.grid == "linear"

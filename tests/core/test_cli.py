@@ -27,7 +27,7 @@ def checkpoint(tmp_path_factory, tiny_data_dir):
     data = (*load_split("mnist", tiny_data_dir, train=True), *load_split("mnist", tiny_data_dir, train=False))
     run_dir = tmp_path_factory.mktemp("cli-run")
     result = Trainer(ModelConfig(channels=(8, 16, 16)),
-                     TrainConfig(batch_size=32, epochs=1, max_steps=2, device="cpu", preview=False, steps=4),
+                     TrainConfig(batch_size=32, epochs=1, max_steps=2, device="cpu", preview=False, noise_levels=4),
                      run_dir=run_dir, data=data).run()
     assert result.kind == "finished"
     return run_dir / "last.pt"
@@ -166,7 +166,7 @@ def test_bad_input_is_one_stderr_line_and_exit_2(tmp_path, checkpoint, capsys, a
 SAMPLE_OPTIONS = ["--digit", "--count", "--seed", "--checkpoint", "--out", "--strip", "--sampler", "--steps",
                   "--guidance", "--device"]
 TRAIN_OPTIONS = ["--recipe", "--dataset", "--data-dir", "--run-dir", "--epochs", "--batch-size", "--lr",
-                 "--steps", "--step-size", "--gamma", "--seed", "--device", "--max-steps", "--resume",
+                 "--steps", "--noise-levels", "--step-size", "--gamma", "--seed", "--device", "--max-steps", "--resume",
                  "--channels", "--res-blocks", "--noise", "--label-dropout", "--ema", "--bf16", "--no-bf16",
                  "--channels-last", "--preview", "--no-preview"]
 _values = st.one_of(
@@ -233,7 +233,7 @@ def test_sample_argument_parsing_property(stub_commands, prefix, rest):
 def test_train_argument_parsing_property(stub_commands, rest):
     args = _check_parse(["train", *rest], stub_commands)
     if args is not None:
-        for name in ("epochs", "batch_size", "steps", "step_size", "max_steps"):
+        for name in ("epochs", "batch_size", "noise_levels", "step_size", "max_steps"):
             value = getattr(args, name)
             assert value is None or value >= 1
         assert args.lr is None or np.isfinite(args.lr)

@@ -39,8 +39,8 @@ def test_config_error_is_a_user_error():
     ({"lr": float("nan")}, "lr"),
     ({"lr": float("inf")}, "lr"),
     ({"lr": "0.1"}, "lr"),
-    ({"steps": 0}, "steps"),
-    ({"steps": 1001}, "steps"),
+    ({"noise_levels": 0}, "noise levels"),
+    ({"noise_levels": 1001}, "noise levels"),
     ({"step_size": 0}, "step size"),
     ({"gamma": 0}, "gamma"),
     ({"gamma": 1.01}, "gamma"),
@@ -106,6 +106,15 @@ def test_from_dict_refuses_unknown_field_and_non_mapping():
     with pytest.raises(ConfigError, match="epochs"):
         TrainConfig.from_dict({"epochs": -3})
     assert TrainConfig.from_dict({}) == TrainConfig()
+
+
+def test_train_config_reads_the_legacy_name_of_noise_levels():
+    """Checkpoints written before the rename store T as "steps"; they keep loading."""
+    legacy = {**TrainConfig().to_dict(), "steps": 8}
+    del legacy["noise_levels"]
+    assert TrainConfig.from_dict(legacy).noise_levels == 8
+    with pytest.raises(ConfigError, match="noise levels"):
+        TrainConfig.from_dict({"steps": 0})
 
 
 def test_configs_are_frozen():

@@ -16,7 +16,7 @@ def _gen(seed=0):
 
 
 def test_discrete_batch_is_one_level_per_batch():
-    cfg = TrainConfig(noise="discrete-batch", steps=10)
+    cfg = TrainConfig(noise="discrete-batch", noise_levels=10)
     allowed = {round(t / 10, 6) for t in range(1, 11)}
     seen = set()
     gen = _gen()
@@ -31,7 +31,7 @@ def test_discrete_batch_is_one_level_per_batch():
 
 
 def test_discrete_is_one_level_per_sample():
-    cfg = TrainConfig(noise="discrete", steps=4)
+    cfg = TrainConfig(noise="discrete", noise_levels=4)
     sigma = training_sigmas(cfg, 256, device="cpu", generator=_gen())
     assert sigma.shape == (256,)
     assert {round(float(s), 6) for s in sigma} == {0.25, 0.5, 0.75, 1.0}

@@ -23,13 +23,9 @@ def test_edm_models_without_label_dropout_are_never_guided():
 
 
 def test_the_original_recipe_samples_its_training_levels():
-    got = default_sampling(ModelConfig(), TrainConfig().replace(**{_levels_field(): 8}))
+    got = default_sampling(ModelConfig(), TrainConfig(noise_levels=8))
     assert got == SamplingConfig(sampler="original", steps=8, guidance=1.0, guidance_interval=None, start="pure",
                                  grid="linear", sigma_min=1 / 8, sigma_max=1.0)
-
-
-def _levels_field() -> str:
-    return "noise_levels" if "noise_levels" in TrainConfig.__dataclass_fields__ else "steps"
 
 
 def test_resolve_keeps_defaults_for_what_was_not_asked():

@@ -111,7 +111,7 @@ def _notes(app) -> list[str]:
 @pytest.mark.parametrize("field, text, words", [
     ("epochs", "ten", "must be a whole number"),
     ("lr", "fast", "must be a number"),
-    ("steps", "0", "steps"),
+    ("noise_levels", "0", "noise levels"),
     ("batch_size", "-4", "batch"),
 ])
 def test_bad_form_fields_show_one_line_and_keep_start_off(field, text, words):

@@ -195,7 +195,7 @@ class LoadedModel:
     @property
     def default_steps(self) -> int:
         """14 dpm2m steps for EDM models (19 model calls with guidance in 0.3..10), T otherwise."""
-        return 14 if self.is_edm else self.train_config.steps
+        return 14 if self.is_edm else self.train_config.noise_levels
 
     @property
     def default_guidance_interval(self) -> tuple[float, float] | None:
@@ -210,7 +210,7 @@ class LoadedModel:
         cfg = self.train_config
         if self.is_edm:
             return cfg.sigma_min, cfg.sigma_max
-        return cfg.sigma_max / cfg.steps, cfg.sigma_max
+        return cfg.sigma_max / cfg.noise_levels, cfg.sigma_max
 
     @property
     def grid(self) -> str:

@@ -123,13 +123,16 @@ class ModelConfig(_Config):
 @dataclass(frozen=True)
 class TrainConfig(_Config):
     """A training run. Defaults are the original recipe: batch 128, Adam 1e-4, StepLR(10, 0.5), 30 epochs,
-    T=10 steps, one noise level t/T per batch, plain MSE to the clean image."""
+    T=10 noise levels, one level t/T per batch, plain MSE to the clean image.
+
+    ``noise_levels`` (T) was called ``steps`` in older checkpoints; :meth:`from_dict` reads either.
+    """
 
     dataset: str = "mnist"
     epochs: int = 30
     batch_size: int = 128
     lr: float = 1e-4
-    steps: int = 10  # T: the number of noise levels sigma_t = t/T
+    noise_levels: int = 10  # T: the discrete training noise levels sigma_t = t/T (not a sampler's steps)
     step_size: int = 10  # StepLR step, in epochs
     gamma: float = 0.5
     seed: int = 0
@@ -147,6 +150,12 @@ class TrainConfig(_Config):
     preview: bool = True  # sample one image of each digit at every epoch end
     compile: bool = False  # torch.compile the training forward (pays on long GPU runs; minutes to compile)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        if isinstance(data, dict) and "steps" in data and "noise_levels" not in data:  # checkpoints before the rename
+            data = {("noise_levels" if key == "steps" else key): value for key, value in data.items()}
+        return super().from_dict(data)
+
     def validate(self) -> None:
         _check(self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}",
                "dataset", self.dataset)
@@ -156,8 +165,9 @@ class TrainConfig(_Config):
                f"batch size must be an integer in 1..65536, got {self.batch_size!r}", "batch_size", self.batch_size)
         _check(_is_number(self.lr) and 0 < self.lr <= 1, f"lr must be a number in (0, 1], got {self.lr!r}",
                "lr", self.lr)
-        _check(_is_int(self.steps) and 1 <= self.steps <= 1000,
-               f"steps must be an integer in 1..1000, got {self.steps!r}", "steps", self.steps)
+        _check(_is_int(self.noise_levels) and 1 <= self.noise_levels <= 1000,
+               f"noise levels must be an integer in 1..1000, got {self.noise_levels!r}", "noise_levels",
+               self.noise_levels)
         _check(_is_int(self.step_size) and 1 <= self.step_size <= 10_000,
                f"step size must be an integer in 1..10000, got {self.step_size!r}", "step_size", self.step_size)
         _check(_is_number(self.gamma) and 0 < self.gamma <= 1,

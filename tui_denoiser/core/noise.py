@@ -17,11 +17,11 @@ def training_sigmas(cfg: TrainConfig, batch: int, *, device: torch.device | str,
                     generator: torch.Generator | None = None) -> torch.Tensor:
     """One noise level per sample, shape (batch,), drawn as ``cfg.noise`` says."""
     if cfg.noise == "discrete-batch":
-        t = torch.randint(1, cfg.steps + 1, (1,), device=device, generator=generator)
-        return (t.float() * (cfg.sigma_max / cfg.steps)).expand(batch)
+        t = torch.randint(1, cfg.noise_levels + 1, (1,), device=device, generator=generator)
+        return (t.float() * (cfg.sigma_max / cfg.noise_levels)).expand(batch)
     if cfg.noise == "discrete":
-        t = torch.randint(1, cfg.steps + 1, (batch,), device=device, generator=generator)
-        return t.float() * (cfg.sigma_max / cfg.steps)
+        t = torch.randint(1, cfg.noise_levels + 1, (batch,), device=device, generator=generator)
+        return t.float() * (cfg.sigma_max / cfg.noise_levels)
     if cfg.noise == "continuous":
         u = torch.rand((batch,), device=device, generator=generator)
         return (1.0 - u) * cfg.sigma_max  # (0, sigma_max]

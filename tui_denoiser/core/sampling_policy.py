@@ -33,7 +33,7 @@ def default_sampling(model_config: ModelConfig, train_config: TrainConfig) -> Sa
         return SamplingConfig(sampler=EDM_SAMPLER, steps=EDM_STEPS, guidance=GUIDANCE if guided else 1.0,
                               guidance_interval=GUIDANCE_INTERVAL if guided else None, start="pure",
                               grid="karras", sigma_min=train_config.sigma_min, sigma_max=train_config.sigma_max)
-    levels = train_config.steps
+    levels = train_config.noise_levels
     return SamplingConfig(sampler="original", steps=levels, guidance=GUIDANCE if guided else 1.0,
                           guidance_interval=None, start="pure", grid="linear",
                           sigma_min=train_config.sigma_max / levels, sigma_max=train_config.sigma_max)

@@ -24,7 +24,7 @@ FIELDS: list[tuple[str, str, Any]] = [
     ("epochs", "epochs", int),
     ("batch_size", "batch size", int),
     ("lr", "lr", float),
-    ("steps", "T (levels)", int),
+    ("noise_levels", "T (levels)", int),
     ("step_size", "lr step", int),
     ("gamma", "lr gamma", float),
     ("seed", "seed", int),
