@@ -116,9 +116,17 @@ class ConditionalDenoiser(nn.Module):
         angles = c_noise[:, None] * self.noise_freqs[None, :]
         return torch.cat([angles.sin(), angles.cos()], dim=1)
 
+    def embed_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """Label embeddings: integer labels (B,) look up their row (the null label included); float
+        ``labels`` (B, num_classes + 1) are mixing weights over the rows (a one-hot row gives exactly
+        that label's embedding), which is how the playground morphs one digit into another."""
+        if labels.is_floating_point():
+            return labels.to(self.label_embedding.weight.dtype) @ self.label_embedding.weight
+        return self.label_embedding(labels)
+
     def network(self, x: torch.Tensor, c_noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The raw network F: conv encoder/decoder conditioned on the label and ``c_noise``."""
-        cond = torch.cat([self.label_embedding(labels), self._noise_features(c_noise).to(x.dtype)], dim=1)
+        cond = torch.cat([self.embed_labels(labels), self._noise_features(c_noise).to(x.dtype)], dim=1)
         cond = self.cond_mlp(cond)
         h1 = self.enc1(x, cond)
         h2 = self.enc2(h1, cond)
@@ -138,7 +146,8 @@ class ConditionalDenoiser(nn.Module):
             sigma = sigma.expand(batch)
         if sigma.numel() != batch:
             raise ValueError(f"noise_level has {sigma.numel()} values for a batch of {batch}")
-        labels = labels.to(noisy.device).reshape(-1)
+        labels = labels.to(noisy.device)
+        labels = labels.reshape(batch, -1) if labels.is_floating_point() else labels.reshape(-1)
         if self.config.parameterization == "direct":
             return self.network(noisy, sigma, labels)
         # EDM preconditioning (Karras et al. 2022, table 1).
