@@ -32,6 +32,7 @@ STARTS = ("pure", "matched")  # starting noise: sigma_max * N(0,1), or the sprea
 GRIDS = ("linear", "karras")  # noise levels: sigma_max * k/K, or EDM's rho=7 spacing down to sigma_min
 MAX_SAMPLING_STEPS = 1000
 MAX_GUIDANCE = 20.0
+MAX_EVAL_PER_DIGIT = 1000  # in-training evaluation: beyond this it would stall training
 
 _NOT_GIVEN: Any = object()
 
@@ -149,6 +150,10 @@ class TrainConfig(_Config):
     channels_last: bool = False
     preview: bool = True  # sample one image of each digit at every epoch end
     compile: bool = False  # torch.compile the training forward (pays on long GPU runs; minutes to compile)
+    # Sample quality while training (core/training_insight.py): a small evaluation of the sampling weights.
+    quality_eval: bool = True
+    eval_every: int | None = None  # steps between evaluations; None: at every epoch end (and the run's end)
+    eval_per_digit: int = 50  # samples of each digit per evaluation
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
@@ -198,6 +203,14 @@ class TrainConfig(_Config):
                "channels_last", self.channels_last)
         _check(isinstance(self.preview, bool), "preview must be true or false", "preview", self.preview)
         _check(isinstance(self.compile, bool), "compile must be true or false", "compile", self.compile)
+        _check(isinstance(self.quality_eval, bool), "quality eval must be true or false", "quality_eval",
+               self.quality_eval)
+        _check(self.eval_every is None or (_is_int(self.eval_every) and self.eval_every >= 1),
+               f"eval every must be a positive number of steps, got {self.eval_every!r}", "eval_every",
+               self.eval_every)
+        _check(_is_int(self.eval_per_digit) and 1 <= self.eval_per_digit <= MAX_EVAL_PER_DIGIT,
+               f"eval per digit must be an integer in 1..{MAX_EVAL_PER_DIGIT}, got {self.eval_per_digit!r}",
+               "eval_per_digit", self.eval_per_digit)
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,47 @@ class EpochEnd(TrainEvent):
 
 
 @dataclass
+class LossBySigma(TrainEvent):
+    """The training loss of one epoch binned by noise level: where along sigma the model is learning.
+
+    Written at every epoch end, and at the end of a run that stops inside an epoch (``partial``).
+    The bins are fixed for a run (see ``core/training_insight.py``), so epochs compare bin by bin.
+    """
+
+    kind = "loss_by_sigma"
+    epoch: int  # 0-based epoch the losses are from
+    global_step: int
+    sigma: list[float]  # bin centres (geometric), ascending
+    edges: list[float]  # len(sigma) + 1 bin edges
+    loss: list[float | None]  # mean per-sample training loss in each bin; None where no sample fell
+    count: list[int]
+    partial: bool = False  # the epoch was cut short by the end of the run
+
+
+@dataclass
+class QualityEval(TrainEvent):
+    """A small sample-quality evaluation of the sampling weights (EMA when on) during training.
+
+    ``accuracy``: share of samples the shipped classifier reads as the digit asked for; ``frechet``:
+    classifier-feature Frechet distance to real test digits, beside ``frechet_floor`` (real training
+    digits vs the same test digits at this count: what a perfect model would score).
+    """
+
+    kind = "quality"
+    epoch: int  # 0-based epoch it ran in (at an epoch end: the epoch just finished)
+    global_step: int
+    accuracy: float
+    frechet: float
+    frechet_floor: float
+    per_digit: int
+    seconds: float
+    sampler: str = ""
+    model_calls: int = 0
+    at: str = "epoch"  # "epoch", "step" (--eval-every) or "end"
+    judges: dict[str, dict[str, float | None]] | None = None  # further judges' accuracy/frechet, when installed
+
+
+@dataclass
 class CheckpointSaved(TrainEvent):
     kind = "checkpoint"
     path: str
@@ -109,7 +150,8 @@ class Failed(TrainEvent):
 
 
 EVENT_TYPES: dict[str, type[TrainEvent]] = {
-    cls.kind: cls for cls in (RunStarted, StepUpdate, EpochEnd, CheckpointSaved, Warning_, Finished, Failed)
+    cls.kind: cls for cls in (RunStarted, StepUpdate, EpochEnd, LossBySigma, QualityEval, CheckpointSaved,
+                          Warning_, Finished, Failed)
 }
 
 
