@@ -148,3 +148,21 @@ async def test_watch_replays_a_run_folder_read_only(tmp_path, tiny_checkpoint):
         assert len(screen.chart.train_points) == 1
         assert screen.query_one("#btn-start", Button).disabled
         assert any("checkpoint saved" in line for line in screen.event_log.plain_lines)
+
+
+@asynctest
+async def test_a_core_error_about_a_setting_is_shown_on_its_form_field(tmp_path, tiny_data_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        import pytest
+
+        pytest.skip("needs a machine without CUDA, so that asking for it fails")
+    app = _app(tmp_path, tiny_data_dir, device="cuda")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        screen = app.training_screen
+        await wait_for(pilot, lambda: screen.state == "done", timeout=60)
+        error = str(screen.query_one("#form-error").content)
+        assert "device cuda was asked for" in error and "--device" not in error
+        assert screen.query_one("#field-device").has_class("-bad")

@@ -6,7 +6,7 @@ Workers never touch widgets: they wrap what the core reports in these dataclass 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
@@ -15,41 +15,35 @@ from tui_denoiser.core.events import StepUpdate, TrainEvent
 
 
 @dataclass
-class TrainerEvent(Message):
-    """One event from the core trainer (or read back from a run's ``metrics.jsonl``)."""
+class TrainingEventMessage(Message):
+    """Carries one core ``TrainEvent`` from the trainer (or read back from a run's ``metrics.jsonl``)."""
 
     event: TrainEvent
     run_token: int = 0  # which run posted it, so a late event from an old run is ignored
 
 
 @dataclass
-class TrainerStep(TrainerEvent):
+class TrainingStepMessage(TrainingEventMessage):
     """A throttled step update; a newer one replaces an unhandled older one so the queue never backs up."""
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, TrainerStep) and message.run_token == self.run_token
+        return isinstance(message, TrainingStepMessage) and message.run_token == self.run_token
 
 
-def trainer_message(event: TrainEvent, run_token: int = 0) -> TrainerEvent:
+def training_message(event: TrainEvent, run_token: int = 0) -> TrainingEventMessage:
     """The message type for a core event (step updates may be coalesced)."""
     if isinstance(event, StepUpdate):
-        return TrainerStep(event, run_token)
-    return TrainerEvent(event, run_token)
+        return TrainingStepMessage(event, run_token)
+    return TrainingEventMessage(event, run_token)
 
 
 @dataclass
 class TrainerCrashed(Message):
     """The trainer raised instead of returning (bad data folder, bug): one line for the log."""
 
-    message: str
+    message: str  # worded with the form's field names
     run_token: int = 0
-
-
-@dataclass
-class CoreReady(Message):
-    """torch and the core have been imported in the background; heavy work will now start fast."""
-
-    samplers: dict[str, str] = field(default_factory=dict)
+    field: str | None = None  # the config field at fault, when the core error names one
 
 
 @dataclass
@@ -57,7 +51,7 @@ class ModelLoaded(Message):
     """A checkpoint was loaded into a separate inference model (never the one a trainer updates)."""
 
     key: str
-    loaded: Any  # core.checkpoint.LoadedModel
+    loaded: Any  # core.inference.LoadedModel
 
 
 @dataclass

@@ -7,9 +7,7 @@ The worker keeps running when the person switches to the sampling screen.
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +21,10 @@ from textual.widgets import Button, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_denoiser.core.errors import UserError
-from tui_denoiser.core.events import (
-    CheckpointSaved,
-    EpochEnd,
-    Failed,
-    Finished,
-    RunStarted,
-    StepUpdate,
-    Warning_,
-    event_from_json,
-)
-from tui_denoiser.tui.messages import TrainerCrashed, TrainerEvent, TrainerStep, trainer_message
+from tui_denoiser.core.events import Failed, Finished, RunStarted, TrainEvent
+from tui_denoiser.tui.components.run_buttons import BUSY_STATES, RunButtons, key_allowed
+from tui_denoiser.tui.messages import TrainerCrashed, TrainingEventMessage, TrainingStepMessage, training_message
+from tui_denoiser.tui.screens.training_view import RunDashboard
 from tui_denoiser.tui.widgets.event_log import EventLog
 from tui_denoiser.tui.widgets.loss_chart import LossChart
 from tui_denoiser.tui.widgets.lr_panel import LRPanel
@@ -42,21 +33,7 @@ from tui_denoiser.tui.widgets.run_progress import RunProgress
 from tui_denoiser.tui.widgets.too_small import TooSmall
 from tui_denoiser.tui.widgets.train_form import TrainForm
 
-# idle: nothing ran yet; running/paused/stopping: a worker is alive; done: a run ended (it can be
-# continued); watching: following another process's run folder (read only).
-STATES = ("idle", "running", "paused", "stopping", "done", "watching")
 WATCH_TOKEN = -1  # the run token of events read back from a watched folder
-
-
-def _leave_a_core_for_the_ui() -> None:
-    """CPU training would otherwise take every core and starve the event loop (keys, painting)."""
-    import os
-
-    import torch
-
-    cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() >= cores:
-        torch.set_num_threads(cores - 1)
 
 
 class TrainingScreen(Screen):
@@ -75,6 +52,8 @@ class TrainingScreen(Screen):
         Binding("escape", "leave_field", "Leave field", show=False, tooltip="Leave a form field so the letter keys act"),
     ]
 
+    # idle: nothing ran yet; running/paused/stopping: a worker is alive; done: a run ended (it can be
+    # continued); watching: following another process's run folder (read only).
     state: reactive[str] = reactive("idle")
 
     def __init__(self, *, data_dir: str | Path | None = None, runs_root: str | Path | None = None,
@@ -85,7 +64,6 @@ class TrainingScreen(Screen):
         self.train_overrides = dict(train_overrides or {})
         self.watch_dir = Path(watch_dir) if watch_dir else None
         self.run_dir: Path | None = None  # the latest run (continued by Continue)
-        self.last_checkpoint: str | None = None
         self.final_event: Finished | Failed | None = None
         self._stop = threading.Event()
         self._pause = threading.Event()
@@ -93,7 +71,7 @@ class TrainingScreen(Screen):
         self.trainer_idle.set()
         self._token = 0
         self._worker: Worker | None = None
-        self._epochs = 0
+        self.dashboard = RunDashboard(self)
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -103,11 +81,7 @@ class TrainingScreen(Screen):
                     yield TrainForm(overrides=self.train_overrides, id="train-form")
                 with Vertical(id="status-panel"):
                     yield Static("Ready: check the form, then Start (n).", id="run-title")
-                    with Horizontal(id="train-buttons"):
-                        yield Button("Start", id="btn-start", variant="success", compact=True)
-                        yield Button("Pause", id="btn-pause", compact=True)
-                        yield Button("Stop", id="btn-stop", variant="error", compact=True)
-                        yield Button("Continue", id="btn-continue", compact=True)
+                    yield RunButtons(id="train-buttons")
                     yield RunProgress(id="progress")
                     yield LRPanel(id="lr")
             with TabbedContent(id="train-tabs"):
@@ -129,7 +103,7 @@ class TrainingScreen(Screen):
     def attach(self, run_dir: str | Path) -> bool:
         """Follow a run folder's ``metrics.jsonl`` (another process's run, live or finished): the
         charts, LR and preview show it as if this app had started it. False (and one line) if not."""
-        from tui_denoiser.core.events import run_folder_problem
+        from tui_denoiser.core.run_folder import run_folder_problem
 
         run_dir = Path(run_dir).expanduser()
         if self.is_training and self.state != "watching":
@@ -140,9 +114,6 @@ class TrainingScreen(Screen):
             self.event_log.add(f"✗ {problem}", "error")
             self.notify(problem, title="Cannot watch", severity="error")
             return False
-        self._stop.set()  # ends a watcher already following another folder
-        self._stop = threading.Event()
-        self._pause = threading.Event()
         self.watch_dir = run_dir
         self.run_dir = run_dir
         self.final_event = None
@@ -150,41 +121,33 @@ class TrainingScreen(Screen):
         self.state = "watching"
         self.query_one("#run-title", Static).update(f"Watching {run_dir.name} (read only)")
         self.event_log.add(f"watching {run_dir / 'metrics.jsonl'} (read only)")
-        self._worker = self._watch_run(run_dir, self._stop)
+        self._worker = self._watch_run(run_dir)  # exclusive: ends a watcher following another folder
         return True
 
     def action_watch_folder(self) -> None:
         """Ask for a run folder and follow it (read only)."""
+        from tui_denoiser.core.paths import default_runs_root
+        from tui_denoiser.core.run_folder import latest_run_dir
         from tui_denoiser.tui.screens.watch_prompt import WatchPrompt
 
-        self.app.push_screen(WatchPrompt(self._latest_run_dir()), self._watch_answered)
+        latest = latest_run_dir(self.runs_root or default_runs_root())  # suggested in the prompt
+        self.app.push_screen(WatchPrompt(str(latest) if latest else ""), self._watch_answered)
 
     def _watch_answered(self, answer: str | None) -> None:
         if answer:
             self.attach(answer)
 
-    def _latest_run_dir(self) -> str:
-        from tui_denoiser.core.paths import default_runs_root
-
-        root = Path(self.runs_root).expanduser() if self.runs_root else default_runs_root()
-        try:
-            runs = sorted((p for p in root.iterdir() if (p / "metrics.jsonl").is_file()),
-                          key=lambda p: (p / "metrics.jsonl").stat().st_mtime, reverse=True)
-        except OSError:
-            return ""
-        return str(runs[0]) if runs else ""
-
     @property
     def chart(self) -> LossChart:
-        return self.query_one(LossChart)
+        return self.dashboard.chart
 
     @property
     def lr_panel(self) -> LRPanel:
-        return self.query_one(LRPanel)
+        return self.dashboard.lr_panel
 
     @property
     def event_log(self) -> EventLog:
-        return self.query_one(EventLog)
+        return self.dashboard.event_log
 
     @property
     def is_training(self) -> bool:
@@ -202,30 +165,16 @@ class TrainingScreen(Screen):
         if not self.is_mounted:
             return
         state = self.state
-        valid = self.query_one(TrainForm).valid
-        busy = state in ("running", "paused", "stopping")
-        self.query_one("#btn-start", Button).disabled = busy or state == "watching" or not valid
-        self.query_one("#btn-continue", Button).disabled = state != "done" or self.run_dir is None or not valid
-        pause = self.query_one("#btn-pause", Button)
-        pause.disabled = state not in ("running", "paused")
-        pause.label = "Resume" if state == "paused" else "Pause"
-        self.query_one("#btn-stop", Button).disabled = state not in ("running", "paused")
-        self.query_one(TrainForm).set_enabled(not busy and state != "watching")
+        form = self.query_one(TrainForm)
+        self.query_one(RunButtons).show_state(state, form_valid=form.valid, can_continue=self.run_dir is not None)
+        busy = state in BUSY_STATES
+        form.set_enabled(not busy and state != "watching")
         self.set_class(busy, "-busy")
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hides keys that do nothing in the current state, so the footer fits 80 columns."""
-        state = self.state
-        if action == "start":
-            return state not in ("running", "paused", "stopping", "watching")
-        if action == "pause":
-            return state in ("running", "paused")
-        if action == "stop":
-            return state in ("running", "paused", "watching")
-        if action == "continue_run":
-            return state == "done" and self.run_dir is not None
-        return True
+        return key_allowed(action, self.state, can_continue=self.run_dir is not None)
 
     @on(Button.Pressed, "#btn-start")
     def action_start(self) -> None:
@@ -253,7 +202,8 @@ class TrainingScreen(Screen):
     def action_stop(self) -> None:
         """Ask the trainer to stop; it saves a checkpoint first. While watching: stop following."""
         if self.state == "watching":
-            self._stop.set()
+            if self._worker is not None:
+                self._worker.cancel()  # sets the cancelled event the watcher follows
             self.state = "done"
             self.query_one("#run-title", Static).update(f"Stopped watching {self.watch_dir}")
             self.event_log.add("stopped watching (the run itself goes on)")
@@ -279,8 +229,7 @@ class TrainingScreen(Screen):
         worker = self._worker
         if worker is None:
             return
-        self._stop.set()
-        self._pause.clear()
+        self.stop_from_signal()
         if worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
             try:
                 await worker.wait()
@@ -288,14 +237,16 @@ class TrainingScreen(Screen):
                 pass
 
     def stop_from_signal(self) -> None:
-        """Thread-safe (called from a signal handler): the trainer stops at its next step and saves."""
+        """Thread-safe (called from a signal handler): the trainer stops at its next step and saves; a
+        watcher stops at its next poll (only its event is set: cancelling a task is not thread-safe)."""
         self._stop.set()
         self._pause.clear()
+        if self._worker is not None and self._worker.name == "watcher":
+            self._worker.cancelled_event.set()
 
     def on_unmount(self) -> None:
-        # Belt and braces: never leave a trainer thread running once the screen is gone.
-        self._stop.set()
-        self._pause.clear()
+        # Belt and braces: never leave a trainer or watcher thread running once the screen is gone.
+        self.stop_from_signal()
 
     # ----------------------------------------------------------------- the worker
     def _launch(self, *, resume: bool) -> None:
@@ -330,18 +281,19 @@ class TrainingScreen(Screen):
     def _train(self, model_config: Any, train_config: Any, run_dir: Path, resume: bool, token: int) -> Any:
         """Runs in a thread: imports torch here (not at app start) and only posts messages."""
         try:
+            from tui_denoiser.core.threads import reserve_cores
             from tui_denoiser.core.training import Trainer
 
-            _leave_a_core_for_the_ui()
+            reserve_cores(1)  # CPU training would otherwise starve the event loop (keys, painting)
 
-            def report(event: Any) -> None:
-                self.post_message(trainer_message(event, token))
+            def report(event: TrainEvent) -> None:
+                self.post_message(training_message(event, token))
 
             trainer = Trainer(model_config, train_config, run_dir=run_dir, data_dir=self.data_dir,
                               callback=report, stop_event=self._stop, pause_event=self._pause, resume=resume)
             return trainer.run()
         except UserError as err:
-            self.post_message(TrainerCrashed(str(err), token))
+            self.post_message(TrainerCrashed(err.worded(TrainForm.label_of), token, field=err.field))
         except Exception as err:  # noqa: BLE001 - shown as one line; the app must survive it
             self.post_message(TrainerCrashed(f"{type(err).__name__}: {err}", token))
         finally:
@@ -349,47 +301,15 @@ class TrainingScreen(Screen):
         return None
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False, name="watcher")
-    def _watch_run(self, run_dir: Path, stop: threading.Event) -> None:
-        """Tails another process's ``metrics.jsonl`` and posts its events as if they were ours.
+    def _watch_run(self, run_dir: Path) -> None:
+        """Follows another process's run folder (core ``RunWatcher``) until this worker is cancelled,
+        posting its events as if they were ours (not coalesced: a replayed backlog keeps every point)."""
+        from tui_denoiser.core.run_watch import RunWatcher
 
-        It keeps following after a Finished or Failed event (a run stopped by a signal may be resumed
-        and append again) until the person stops watching; half-written or foreign lines are skipped,
-        and a folder that becomes unreadable is one line in the log."""
-        worker = get_current_worker()
-        path = run_dir / "metrics.jsonl"
-        position = 0
-        pending = b""
-        reported = None
-        while not worker.is_cancelled and not stop.is_set():
-            try:
-                with path.open("rb") as handle:
-                    size = handle.seek(0, 2)
-                    if size < position:  # replaced by a new file: read it from the start
-                        position, pending = 0, b""
-                    handle.seek(position)
-                    chunk = handle.read()
-                    position = handle.tell()
-                reported = None
-            except FileNotFoundError:
-                chunk = b""
-            except OSError as exc:
-                chunk = b""
-                problem = f"cannot read {path} ({exc.strerror or exc})"
-                if problem != reported:
-                    reported = problem
-                    self.post_message(TrainerEvent(Warning_(problem), WATCH_TOKEN))
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                if not line.strip():
-                    continue
-                try:
-                    event = event_from_json(json.loads(line))
-                except (ValueError, TypeError):
-                    continue
-                # Not coalesced (unlike a live trainer's steps): a replayed backlog keeps every point.
-                self.post_message(TrainerEvent(event, WATCH_TOKEN))
-            stop.wait(0.5)
+        def report(event: TrainEvent) -> None:
+            self.post_message(TrainingEventMessage(event, WATCH_TOKEN))
+
+        RunWatcher(run_dir).follow(get_current_worker().cancelled_event, report)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -408,72 +328,22 @@ class TrainingScreen(Screen):
     def on_trainer_crashed(self, message: TrainerCrashed) -> None:
         if message.run_token != self._token:
             return
-        self.event_log.add(f"✗ {message.message}", "error")
-        self.query_one("#run-title", Static).update(f"✗ {message.message}")
-        self.notify(message.message, title="Training failed", severity="error")
+        self.dashboard.show_failure(message.message, message.field)
 
-    def on_trainer_event(self, message: TrainerEvent) -> None:
+    def on_training_event_message(self, message: TrainingEventMessage) -> None:
         if message.run_token != (WATCH_TOKEN if self.state == "watching" else self._token):
             return
         self._handle(message.event)
 
-    def on_trainer_step(self, message: TrainerStep) -> None:
+    def on_training_step_message(self, message: TrainingStepMessage) -> None:
         """Step updates have their own (coalescing) message type; same handling."""
-        self.on_trainer_event(message)
+        self.on_training_event_message(message)
 
-    def _handle(self, event: Any) -> None:
-        title = self.query_one("#run-title", Static)
-        progress = self.query_one(RunProgress)
-        if isinstance(event, StepUpdate):
-            position = event.epoch + event.step_in_epoch / max(event.steps_per_epoch, 1)
-            self.chart.add_step(position, event.loss)
-            progress.step(epoch=event.epoch, step_in_epoch=event.step_in_epoch, images_per_s=event.images_per_s,
-                          elapsed_s=event.elapsed_s, eta_s=event.eta_s, gpu_memory_mb=event.gpu_memory_mb)
-            self.lr_panel.set_current(event.lr, event.epoch)
-        elif isinstance(event, RunStarted):
-            self._epochs = event.epochs
+    def _handle(self, event: TrainEvent) -> None:
+        """Keep what decides the next action (run folder, final event), then draw the event."""
+        watching = self.state == "watching"
+        if isinstance(event, RunStarted):
             self.run_dir = Path(event.run_dir)
-            progress.start(epochs=event.epochs, steps_per_epoch=event.steps_per_epoch,
-                           start_epoch=event.start_epoch, device=event.device, device_name=event.device_name)
-            self.lr_panel.set_schedule(event.lr_schedule)
-            if event.lr_schedule:
-                epoch = min(event.start_epoch, len(event.lr_schedule) - 1)
-                self.lr_panel.set_current(event.lr_schedule[epoch], epoch)
-            if self.state == "watching":  # a resumed run: drop what its previous process did past its checkpoint
-                self.chart.trim_after(event.global_step / max(event.steps_per_epoch, 1))
-            if event.history and not self.chart.train_points:
-                self.chart.load_history(event.history)
-            where = f"{event.device_name or event.device}"
-            title.update(f"Training on {where} · run {Path(event.run_dir).name}")
-            self.event_log.add(f"run started at epoch {event.start_epoch + 1}/{event.epochs} on {where}")
-        elif isinstance(event, EpochEnd):
-            self.chart.add_epoch(event.epoch + 1, event.train_loss, event.val_loss)
-            progress.epoch_end(epoch=event.epoch, elapsed_s=event.elapsed_s, eta_s=event.eta_s,
-                               images_per_s=event.images_per_s)
-            next_epoch = event.epoch + 1 if event.epoch + 1 < event.epochs else event.epoch
-            self.lr_panel.set_current(event.next_lr if event.epoch + 1 < event.epochs else event.lr, next_epoch)
-            if event.preview:
-                self.query_one(PreviewGrid).show(event.preview, event.epoch)
-            self.event_log.add(f"epoch {event.epoch + 1}/{event.epochs}: train {event.train_loss:.4f} · "
-                         f"val {event.val_loss:.4f} · lr {event.lr:.2e}")
-        elif isinstance(event, CheckpointSaved):
-            self.last_checkpoint = event.path
-            self.event_log.add(f"checkpoint saved ({event.reason}, epoch {event.epoch}): {event.path}", "good")
-        elif isinstance(event, Warning_):
-            self.event_log.add(f"! {event.message}", "warn")
-            self.notify(event.message, severity="warning")
-        elif isinstance(event, Finished):
+        elif isinstance(event, (Finished, Failed)):
             self.final_event = event
-            verb = "stopped" if event.stopped else "finished"
-            where = f"; last checkpoint {event.last_checkpoint}" if event.last_checkpoint else ""
-            self.event_log.add(f"run {verb} after {event.epochs_done} epochs ({event.global_step} steps){where}", "good")
-            title.update(f"Run {verb} · {event.epochs_done} epochs · Continue (c) resumes it")
-            if event.last_checkpoint:
-                self.last_checkpoint = event.last_checkpoint
-            if self.state == "watching":
-                self.event_log.add("the watched run has ended")
-        elif isinstance(event, Failed):
-            self.final_event = event
-            self.event_log.add(f"✗ training failed: {event.message}", "error")
-            title.update(f"✗ {event.message}")
-            self.notify(event.message, title="Training failed", severity="error")
+        self.dashboard.show(event, watching=watching)

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Checkbox, Input, Select, Static
 
 from tui_denoiser.core.config import DATASETS, DEVICES, RECIPES, ModelConfig, TrainConfig
-from tui_denoiser.core.errors import ConfigError
+from tui_denoiser.core.errors import ConfigError, plain_name
 
 # (field, label, kind); kind is int / float / a tuple of choices / bool
 FIELDS: list[tuple[str, str, Any]] = [
@@ -143,10 +143,7 @@ class TrainForm(Vertical):
             self.validate()
 
     def _raw(self, name: str) -> Any:
-        widget = self.query_one(f"#field-{name}")
-        if isinstance(widget, Input):
-            return widget.value
-        return widget.value
+        return self.query_one(f"#field-{name}").value  # Input text, Select choice or Checkbox state
 
     def validate(self) -> bool:
         """Check every field; mark the bad ones and show the first reason."""
@@ -164,7 +161,7 @@ class TrainForm(Vertical):
                 base.replace(**{name: value})
                 values[name] = value
             except ConfigError as err:
-                self.errors[name] = str(err)
+                self.errors[name] = err.worded(self.label_of)
         for name, _label, _kind in FIELDS:
             widget = self.query_one(f"#field-{name}")
             widget.set_class(name in self.errors, "-bad")
@@ -189,6 +186,17 @@ class TrainForm(Vertical):
         if not self.validate():
             return None
         return RECIPES[self.recipe_name].model, self._base().replace(**self._values)
+
+    @staticmethod
+    def label_of(field: str) -> str:
+        """How the form names a config field, to word core errors (``noise_levels`` -> ``T (levels)``)."""
+        return next((label for name, label, _kind in FIELDS if name == field), plain_name(field))
+
+    def mark_field(self, field: str | None, line: str) -> None:
+        """Show a core error about ``field`` (a run that failed to start) on its form field."""
+        if any(name == field for name, _label, _kind in FIELDS):
+            self.query_one(f"#field-{field}").set_class(True, "-bad")
+            self.query_one("#form-error", Static).update(f"✗ {line}")
 
     def set_enabled(self, enabled: bool) -> None:
         for widget in self.query("Input, Select, Checkbox"):
