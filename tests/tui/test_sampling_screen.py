@@ -9,6 +9,7 @@ from textual.widgets import Input
 from tui_helpers import asynctest, wait_for
 
 from tui_denoiser.tui.app import DenoiserApp
+from tui_denoiser.tui.components.step_strip import StepStrip
 from tui_denoiser.tui.widgets.digit_image import DigitImage
 
 
@@ -48,7 +49,7 @@ async def test_digit_and_arrow_keys_change_what_is_drawn(tmp_path, tiny_checkpoi
         assert np.array_equal(noise, screen.frames[0][0])
         await pilot.press("right")
         assert screen.step_text.startswith(f"step 1 of {total}")
-        assert screen._strip_thumbs[1].has_class("-current")
+        assert screen.query_one(StepStrip).thumbs[1].has_class("-current")
         await pilot.press("end")
         assert np.array_equal(_big(screen), final_3)
         batch = [screen.query_one(f"#batch-{i}", DigitImage).image for i in range(4)]
@@ -117,3 +118,22 @@ async def test_guidance_steps_and_sampler_are_used(tmp_path, tiny_checkpoint):
         await wait_for(pilot, lambda: screen.query_one("#samp-status").has_class("-error"))
         assert "guidance" in str(screen.query_one("#samp-status").content)
         assert len(screen.frames) == 5
+
+
+@asynctest
+async def test_fields_start_from_the_models_own_sampling_and_an_empty_field_means_its_default(tmp_path):
+    from tui_denoiser.core.paths import DEFAULT_MODEL
+
+    app = _app(tmp_path, DEFAULT_MODEL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.sampling_screen
+        await wait_for(pilot, lambda: screen.frames and screen.pending_request is None)
+        defaults = screen.loaded.sampling
+        assert defaults.guidance == 1.5 and defaults.guidance_interval is not None
+        assert screen.query_one("#guidance", Input).value == "1.5"
+        assert screen.shown_request.sampling == defaults  # the interval too, though no field shows it
+        screen.query_one("#guidance", Input).value = "2"
+        await wait_for(pilot, lambda: screen.shown_request.sampling.guidance == 2 and screen.pending_request is None)
+        assert screen.shown_request.sampling.guidance_interval == defaults.guidance_interval
+        screen.query_one("#guidance", Input).value = ""  # empty: the model's default, never 1.0
+        await wait_for(pilot, lambda: screen.shown_request.sampling == defaults and screen.pending_request is None)
