@@ -107,6 +107,3 @@ class Thumb(Vertical):
     @property
     def digit(self) -> DigitImage:
         return self._digit
-
-    def set_caption(self, caption: str) -> None:
-        self._caption.update(caption)
