@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", help="model the app opens on (default: the shipped model in assets/)")
     parser.add_argument("--data-dir", help="dataset folder (default: a per-user cache folder)")
     parser.add_argument("--runs-root", help="folder of run folders the app lists (default: under the cache)")
+    parser.add_argument("--graphics", choices=("auto", "kitty", "sixel", "halfblock"), default="auto",
+                        help="how the app draws digits: true pixels (kitty, sixel) or half blocks; "
+                             "auto decides from the terminal")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     train = sub.add_parser("train", help="train headless with a progress bar")
@@ -361,6 +364,9 @@ def cmd_app(args: argparse.Namespace, watch_dir: str | None = None) -> int:
 
     if watch_dir is not None:
         _check_readable_run_dir(Path(watch_dir).expanduser())
+    from tui_denoiser.tui import graphics
+
+    graphics.prepare(args.graphics)  # before the app starts: textual-image must ask the terminal first
     return run_app(args.checkpoint, args.data_dir, args.runs_root, watch_dir) or 0
 
 

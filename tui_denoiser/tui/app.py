@@ -15,6 +15,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from tui_denoiser.tui import graphics
 from tui_denoiser.tui.screens.confirm import ConfirmQuit
 from tui_denoiser.tui.screens.help import HelpScreen
 from tui_denoiser.tui.screens.training import TrainingScreen
@@ -61,6 +62,7 @@ class DenoiserApp(App[None]):
         self.sampling_screen: SamplingScreen | None = None
         self.add_mode("training", self._make_training)
         self.add_mode("sampling", self._make_sampling)
+        graphics.bind_keys(self)  # z and i, in true-pixel mode only
 
     def _make_training(self) -> Screen:
         self.training_screen = TrainingScreen(data_dir=self.data_dir, runs_root=self.runs_root,
@@ -170,7 +172,7 @@ class DenoiserApp(App[None]):
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
             return
-        sections = [("Everywhere", [b for b in self._bindings_of(self)])]
+        sections = [("Everywhere", [b for b in self._bindings_of(self)] + graphics.key_bindings())]
         sections.append(("Training screen", self._bindings_of(TrainingScreen)))
         from tui_denoiser.tui.screens.sampling import SamplingScreen
 
@@ -186,6 +188,9 @@ class DenoiserApp(App[None]):
         if owner is not TrainingScreen and getattr(owner, "__name__", "") != "SamplingScreen":
             seen.append(Binding("ctrl+p", "command_palette", "Command palette"))
         return seen
+
+    def action_graphics(self, what: str) -> None:
+        graphics.run_key(self, what)
 
     async def action_quit(self) -> None:
         """Quitting while a run trains asks first, then stops the run and waits for its thread."""
