@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch = sub.add_parser("watch", help="open the app attached to a run folder (live or finished)")
     watch.add_argument("run_dir")
+
+    serve = sub.add_parser("serve", help="serve the app to a browser (each tab gets its own app)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    serve.add_argument("--port", type=_int_in(1, 65535, "expected a port in 1..65535"), default=8000)
+    serve.add_argument("--public", action="store_true",
+                       help="allow a non-loopback --host: anyone who can reach it can use the app as you")
     return parser
 
 
@@ -370,6 +376,14 @@ def cmd_app(args: argparse.Namespace, watch_dir: str | None = None) -> int:
     return run_app(args.checkpoint, args.data_dir, args.runs_root, watch_dir) or 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from tui_denoiser.web.serve import serve
+
+    app_args = [arg for name in ("checkpoint", "data_dir", "runs_root") if getattr(args, name)
+                for arg in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
+    return serve(args.host, args.port, app_args, public=args.public)
+
+
 def _one_line(text: str) -> str:
     """An error stays one line: a line break inside it (from an argument or a path) is shown escaped."""
     return "".join(repr(ch)[1:-1] if len(f"a{ch}a".splitlines()) > 1 else ch for ch in text)
@@ -388,6 +402,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_eval(args)
         if args.command == "export":
             return cmd_export(args)
+        if args.command == "serve":
+            return cmd_serve(args)
         if args.command == "watch":
             return cmd_app(args, args.run_dir)
         return cmd_app(args)
