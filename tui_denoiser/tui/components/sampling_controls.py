@@ -194,19 +194,13 @@ class SamplingControls(Vertical):
             self.post_request()
 
     @on(Input.Changed, "#steps")
-    def _steps_typed(self, event: Input.Changed) -> None:
-        event.stop()
-        steps = _number(int, event.value)
-        if steps is not _UNREADABLE:  # half-typed text ("-") is not a request yet
-            self.steps = steps
-            self.post_request()
-
     @on(Input.Changed, "#guidance")
-    def _guidance_typed(self, event: Input.Changed) -> None:
+    def _number_typed(self, event: Input.Changed) -> None:
         event.stop()
-        guidance = _number(float, event.value)
-        if guidance is not _UNREADABLE:
-            self.guidance = guidance
+        name = "steps" if event.input.id == "steps" else "guidance"  # the attribute the field shows
+        value = _number(int if name == "steps" else float, event.value)
+        if value is not _UNREADABLE:  # half-typed text ("-") is not a request yet
+            setattr(self, name, value)
             self.post_request()
 
     @on(Select.Changed, "#sampler")
