@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui_denoiser.core.checkpoint import load_model  # noqa: E402
+from tui_denoiser.core.inference import load_model  # noqa: E402
 from tui_denoiser.core.paths import shipped_dir  # noqa: E402
 from tui_denoiser.core.config import ModelConfig, TrainConfig  # noqa: E402
 from tui_denoiser.core.sampling import final_images  # noqa: E402

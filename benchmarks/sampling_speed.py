@@ -28,9 +28,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui_denoiser.core.checkpoint import load_model  # noqa: E402
+from tui_denoiser.core.config import SamplingConfig  # noqa: E402
+from tui_denoiser.core.inference import load_model  # noqa: E402
 from tui_denoiser.core.paths import shipped_dir  # noqa: E402
-from tui_denoiser.core.sampling import _levels, final_images  # noqa: E402
+from tui_denoiser.core.sampling import final_images, sigma_schedule  # noqa: E402
+from tui_denoiser.core.sampling_policy import resolve_sampling  # noqa: E402
 from tui_denoiser.core.threads import cpu_threads  # noqa: E402
 
 ASSETS = shipped_dir()
@@ -42,7 +44,8 @@ def baseline_sample(model, labels, *, sampler, steps, sigma_max, sigma_min, seed
     """The sampler maths as before the speed work (default layout, no thread policy), final images."""
     labels_t = torch.as_tensor(labels, dtype=torch.long)
     generator = torch.Generator().manual_seed(seed)
-    levels = _levels(sampler, steps, sigma_min, sigma_max, grid)
+    levels = sigma_schedule(SamplingConfig(sampler=sampler, steps=steps, sigma_min=sigma_min, sigma_max=sigma_max,
+                                           grid=grid))
     std = sigma_max if start == "pure" else math.sqrt(sigma_max**2 + sigma_data**2)
     x = torch.randn((labels_t.shape[0], 1, 28, 28), generator=generator) * std
     frames = [x.clone()]
@@ -83,15 +86,15 @@ def main() -> None:
     print(f"{'model':22} {'sampler':10} {'digits':>6} {'baseline ms':>12} {'ours ms':>9} {'ratio':>7} {'target':>8}")
     for name, sampler in cases:
         loaded = load_model(ASSETS / name)
-        sampler = sampler or loaded.default_sampler
-        steps = 10
-        base_model = copy.deepcopy(loaded.model)  # keeps the layout it was loaded with
-        lo, hi = loaded.sampling_range
-        kw = dict(sampler=sampler, steps=steps, sigma_max=hi, sigma_min=lo, seed=0, grid=loaded.grid,
-                  start="pure", sigma_data=loaded.model_config.sigma_data)
+        sampling = resolve_sampling(loaded.sampling, sampler=sampler, steps=10)
+        sampler, steps = sampling.sampler, sampling.steps
+        # The baseline runs the default layout; load_model prepares ours (channels-last on a CPU).
+        base_model = copy.deepcopy(loaded.model).to(memory_format=torch.contiguous_format)
+        kw = dict(sampler=sampler, steps=steps, sigma_max=sampling.sigma_max, sigma_min=sampling.sigma_min, seed=0,
+                  grid=sampling.grid, start="pure", sigma_data=loaded.model_config.sigma_data)
         for digits in (1, 10):
             labels = list(range(10)) if digits == 10 else [3]
-            ours_out = final_images(loaded.sample(labels, sampler=sampler, steps=steps, seed=0))
+            ours_out = final_images(loaded.sample(labels, sampling, seed=0))
             torch.set_num_threads(base_threads)
             base_out = None
             for start in ("pure", "matched"):  # whichever start the model's sample() uses
@@ -110,7 +113,7 @@ def main() -> None:
                 tb.append(time.perf_counter() - t)
                 torch.set_num_threads(threads)
                 t = time.perf_counter()
-                final_images(loaded.sample(labels, sampler=sampler, steps=steps, seed=0))
+                final_images(loaded.sample(labels, sampling, seed=0))
                 to.append(time.perf_counter() - t)
             b, o = statistics.median(tb) * 1e3, statistics.median(to) * 1e3
             ok = "met" if o <= TARGET_MS[digits] else "missed"

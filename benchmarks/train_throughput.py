@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui_denoiser.core.config import ModelConfig, TrainConfig  # noqa: E402
 from tui_denoiser.core.model import ConditionalDenoiser  # noqa: E402
-from tui_denoiser.core.training import Trainer, pick_device  # noqa: E402
+from tui_denoiser.core.devices import pick_device  # noqa: E402
+from tui_denoiser.core.training import Trainer  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

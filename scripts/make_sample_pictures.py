@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui_denoiser.core.checkpoint import load_model  # noqa: E402
+from tui_denoiser.core.inference import load_model  # noqa: E402
 from tui_denoiser.core.imaging import make_grid, save_gif, to_uint8  # noqa: E402
 from tui_denoiser.core.paths import DEFAULT_MODEL  # noqa: E402
 
@@ -34,7 +34,7 @@ def main() -> None:
     make_grid(frames[-1], nrow=10, scale=2).save(out / "samples.png")
     save_gif([np.asarray(f[:10]) for f in frames], out / "denoising.gif", scale=3)
     print(f"wrote {out / 'samples.png'} and {out / 'denoising.gif'} "
-          f"({loaded.default_sampler}, {loaded.default_steps} steps, guidance {loaded.default_guidance:g})")
+          f"({loaded.sampling.sampler}, {loaded.sampling.steps} steps, guidance {loaded.sampling.guidance:g})")
 
 
 if __name__ == "__main__":

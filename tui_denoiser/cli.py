@@ -14,8 +14,9 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from tui_denoiser.core.config import DATASETS, DEVICES, NOISE_MODES, RECIPES
-from tui_denoiser.core.errors import TrainingError, UserError
+from tui_denoiser.core.config import DATASETS, DEVICES, NOISE_MODES, RECIPES, SAMPLER_NAMES, STARTS
+from tui_denoiser.core.errors import ExplainedError, TrainingError, UserError
+from tui_denoiser.core.sampling_policy import KEEP
 
 PROG = "denoiser-tui"
 
@@ -73,6 +74,44 @@ def _channels(text: str) -> tuple[int, int, int]:
     return values  # type: ignore[return-value]
 
 
+def _sampler(text: str) -> str:
+    if text not in SAMPLER_NAMES:
+        raise argparse.ArgumentTypeError(f"unknown sampler {text!r}: choose one of {', '.join(SAMPLER_NAMES)}")
+    return text
+
+
+def _guidance_interval(text: str) -> tuple[float, float] | None:
+    """``LO,HI``: guide only at noise levels in LO..HI; ``all``: at every level."""
+    if text.strip().lower() in ("all", "none"):
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two noise levels like 0.3,10 or 'all', got {text!r}") from None
+    if not (0 <= lo <= hi < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected two finite noise levels 0 <= LO <= HI, got {text!r}")
+    return lo, hi
+
+
+# A core error names the setting at fault by its config field; here it is worded as the flag that sets it.
+_FLAGS = {"ema_decay": "--ema", "data_dir": "--data-dir"}
+
+
+def flag_of(field: str) -> str:
+    return _FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sampling request of ``sample`` and ``eval``; what is left out is the model's own."""
+    parser.add_argument("--sampler", type=_sampler, metavar="{" + ",".join(SAMPLER_NAMES) + "}",
+                        help="sampler (default: the model's own; dpm2m for EDM models, original otherwise)")
+    parser.add_argument("--steps", type=_positive_int, help="sampling steps (default: the model's)")
+    parser.add_argument("--guidance", type=_number,
+                        help="classifier-free guidance scale, 1 = plain conditional (default: the model's)")
+    parser.add_argument("--guidance-interval", type=_guidance_interval, default=KEEP, metavar="LO,HI|all",
+                        help="guide only at noise levels in LO..HI, or 'all' at every level (default: the model's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tui_denoiser import __version__
 
@@ -121,13 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--checkpoint", help="default: the shipped model in assets/")
     sample.add_argument("--out", required=True, help=".png grid (--strip: every step), .gif animation, .npy array")
     sample.add_argument("--strip", action="store_true", help="with .png: each sample's steps in a row")
-    sample.add_argument("--sampler", help="original, euler, heun or stochastic (default: the model's best)")
-    sample.add_argument("--steps", type=_positive_int, help="sampling steps (default: the model's)")
-    sample.add_argument("--guidance", type=_number,
-                        help="classifier-free guidance scale, 1 = plain conditional (default: the model's)")
-    sample.add_argument("--start", choices=("pure", "matched"), default="pure",
-                        help="starting noise: sigma_max*N(0,1) (pure) or with the spread of training inputs at "
-                             "sigma_max (matched)")
+    _add_sampling_arguments(sample)
+    sample.add_argument("--start", choices=STARTS,
+                        help="starting noise: sigma_max*N(0,1) (pure, the default) or with the spread of training "
+                             "inputs at sigma_max (matched)")
     sample.add_argument("--device", choices=DEVICES, default="cpu")
 
     info = sub.add_parser("info", help="what a checkpoint holds")
@@ -136,9 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="measure sample quality (accuracy, Frechet distance, diversity, PSNR)")
     evaluate.add_argument("--checkpoint", help="default: the shipped model in assets/")
     evaluate.add_argument("--per-digit", type=_positive_int, default=100)
-    evaluate.add_argument("--sampler")
-    evaluate.add_argument("--steps", type=_positive_int)
-    evaluate.add_argument("--guidance", type=_number, help="1 = plain conditional (default: the model's)")
+    _add_sampling_arguments(evaluate)
     evaluate.add_argument("--seed", type=_non_negative_int, default=0)
     evaluate.add_argument("--data-dir")
     evaluate.add_argument("--device", choices=DEVICES, default="cpu")
@@ -183,7 +217,7 @@ def _train_configs(args: argparse.Namespace):
     model = recipe.model.replace(**{k: v for k, v in model_changes.items() if v is not None})
     train = recipe.train.replace(**{k: v for k, v in changes.items() if v is not None})
     if args.bf16 is None and args.channels_last is None and not args.resume:
-        from tui_denoiser.core.training import pick_device
+        from tui_denoiser.core.devices import pick_device
 
         if pick_device(train.device).type == "cpu":
             # The CPU fast path: bf16 autocast (AMX) + channels-last, 2.3-2.5x the fp32 loop with the
@@ -204,14 +238,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UserError(f"cannot resume: {run_dir / 'last.pt'} not found")
         if args.run_dir and Path(args.run_dir).expanduser() != run_dir:
             raise UserError("--resume continues in its own folder; drop --run-dir")
-        explicit = {k: getattr(args, k) for k in ("epochs", "max_steps", "device")}
         from tui_denoiser.core.checkpoint import configs_from, load_checkpoint
+        from tui_denoiser.core.training import resume_config
 
         _, saved = configs_from(load_checkpoint(run_dir / "last.pt"), run_dir / "last.pt")
-        train_config = saved.replace(**{k: v for k, v in explicit.items() if v is not None})
-        # max_steps of the saved run is a budget of that run; a resume without --max-steps runs on.
-        if args.max_steps is None:
-            train_config = train_config.replace(max_steps=None)
+        train_config = resume_config(saved, epochs=args.epochs, max_steps=args.max_steps, device=args.device)
     else:
         run_dir = Path(args.run_dir).expanduser() if args.run_dir else new_run_dir()
         if (run_dir / "last.pt").exists():
@@ -219,7 +250,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from tui_denoiser.core.training import Trainer
 
-    progress = TrainProgress()
+    progress = TrainProgress(name_of=flag_of)
     trainer = Trainer(model_config, train_config, run_dir=run_dir, data_dir=args.data_dir,
                       callback=_terminal_may_vanish(progress.handle), resume=bool(args.resume))
     previous = _install_stop_signals(trainer)
@@ -305,24 +336,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise UserError("--strip applies to .png output only")
     if not out.parent.exists():
         raise UserError(f"the folder of --out does not exist: {out.parent}")
-    from tui_denoiser.core.checkpoint import load_model
+    from tui_denoiser.core.devices import pick_device
     from tui_denoiser.core.imaging import save_images, to_uint8
-    from tui_denoiser.core.sampling import validate_sampling
-    from tui_denoiser.core.training import pick_device
+    from tui_denoiser.core.inference import load_model
+    from tui_denoiser.core.sampling_policy import resolve_sampling
 
     loaded = load_model(_default_checkpoint(args.checkpoint), device=pick_device(args.device))
-    sampler = args.sampler or loaded.default_sampler
-    steps = args.steps or loaded.default_steps
-    guidance = loaded.default_guidance if args.guidance is None else args.guidance
-    validate_sampling(sampler, steps, guidance)
-    frames = [to_uint8(step.images) for step in loaded.sample([args.digit] * args.count, sampler=sampler,
-                                                               steps=steps, seed=args.seed, guidance=guidance,
-                                                               start=args.start)]
+    sampling = resolve_sampling(loaded.sampling, sampler=args.sampler, steps=args.steps, guidance=args.guidance,
+                                guidance_interval=args.guidance_interval, start=args.start)
+    frames = [to_uint8(step.images) for step in loaded.sample([args.digit] * args.count, sampling, seed=args.seed)]
     try:
         save_images(frames, out, strip=args.strip)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    print(f"wrote {out} ({args.count} x digit {args.digit}, sampler {sampler}, {steps} steps, seed {args.seed})")
+    print(f"wrote {out} ({args.count} x digit {args.digit}, sampler {sampling.sampler}, {sampling.steps} steps, "
+          f"seed {args.seed})")
     return 0
 
 
@@ -347,7 +375,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     report = run_eval(_default_checkpoint(args.checkpoint), args.data_dir or default_data_dir(),
                       per_digit=args.per_digit, sampler=args.sampler, steps=args.steps, guidance=args.guidance,
-                      seed=args.seed, device=args.device)
+                      guidance_interval=args.guidance_interval, seed=args.seed, device=args.device)
     print(format_report(report))
     if args.json:
         Path(args.json).expanduser().write_text(json.dumps(report.to_json(), indent=2) + "\n")
@@ -384,6 +412,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args.host, args.port, app_args, public=args.public)
 
 
+def _worded(exc: ExplainedError) -> str:
+    return exc.worded(flag_of)
+
+
 def _one_line(text: str) -> str:
     """An error stays one line: a line break inside it (from an argument or a path) is shown escaped."""
     return "".join(repr(ch)[1:-1] if len(f"a{ch}a".splitlines()) > 1 else ch for ch in text)
@@ -408,11 +440,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_app(args, args.run_dir)
         return cmd_app(args)
     except UserError as exc:
-        message = _one_line(str(exc))
+        message = _one_line(_worded(exc))
         print(message if message.startswith(PROG) else f"{PROG}: error: {message}", file=sys.stderr)
         return 2
     except TrainingError as exc:
-        print(f"{PROG}: error: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(_worded(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,8 +16,9 @@ from tui_denoiser.core.formatting import format_duration
 class TrainProgress:
     """Turns trainer events into a rich progress bar (epoch, loss, LR, images/s, ETA) on stderr."""
 
-    def __init__(self, console: Console | None = None):
+    def __init__(self, console: Console | None = None, name_of: Callable[[str], str] | None = None):
         self.console = console or Console(stderr=True)
+        self.name_of = name_of  # how a failure names the setting at fault (the CLI: its flag)
         self.progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"),
             BarColumn(),
@@ -66,7 +67,8 @@ class TrainProgress:
 
     def summary(self, result: ev.TrainEvent) -> None:
         if isinstance(result, ev.Failed):
-            self.console.print(f"[red]error:[/] {result.message}", soft_wrap=True)
+            line = result.worded(self.name_of) if self.name_of else result.message
+            self.console.print(f"[red]error:[/] {line}", soft_wrap=True)
             return
         assert isinstance(result, ev.Finished)
         state = "stopped" if result.stopped else "finished"

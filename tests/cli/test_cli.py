@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tui_denoiser import cli
+from tui_denoiser.core.config import SAMPLER_NAMES
+from tui_denoiser.core.sampling_policy import KEEP
 from tui_denoiser.core.checkpoint import load_checkpoint
 from tui_denoiser.core.config import ModelConfig, TrainConfig
 from tui_denoiser.core.data import load_split
@@ -164,7 +166,7 @@ def test_bad_input_is_one_stderr_line_and_exit_2(tmp_path, checkpoint, capsys, a
 
 # -- property-based: argument parsing alone (the commands are stubbed) ------------------------------------
 SAMPLE_OPTIONS = ["--digit", "--count", "--seed", "--checkpoint", "--out", "--strip", "--sampler", "--steps",
-                  "--guidance", "--device"]
+                  "--guidance", "--guidance-interval", "--start", "--device"]
 TRAIN_OPTIONS = ["--recipe", "--dataset", "--data-dir", "--run-dir", "--epochs", "--batch-size", "--lr",
                  "--steps", "--noise-levels", "--step-size", "--gamma", "--seed", "--device", "--max-steps", "--resume",
                  "--channels", "--res-blocks", "--noise", "--label-dropout", "--ema", "--bf16", "--no-bf16",
@@ -174,7 +176,8 @@ _values = st.one_of(
     st.integers(min_value=-20, max_value=2000).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["nan", "inf", "-1", "1e3", "0", "8,16,16", "1,2", "a.png", "b.gif", "c.npy", "cpu", "tpu",
-                     "edm", "original", "heun", "mnist", "continuous", "--", "-", "=", "--out=x.png"]),
+                     "edm", "original", "heun", "mnist", "continuous", "--", "-", "=", "--out=x.png", "all",
+                     "0.3,10", "10,0.3", "1,2,3", "dpm2m", "matched"]),
 )
 
 
@@ -226,6 +229,8 @@ def test_sample_argument_parsing_property(stub_commands, prefix, rest):
         assert 0 <= args.digit <= 9 and args.count >= 1 and args.seed >= 0
         assert args.steps is None or args.steps >= 1
         assert args.guidance is None or np.isfinite(args.guidance)  # None: the model's default
+        interval = args.guidance_interval  # KEEP: the model's; None: every level
+        assert interval is KEEP or interval is None or 0 <= interval[0] <= interval[1] < float("inf")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -259,3 +264,44 @@ def test_sample_start_matched_changes_the_starting_noise(tmp_path, checkpoint, c
         assert cli.main(["sample", "--digit", "1", "--count", "2", "--checkpoint", str(checkpoint), "--steps", "1",
                          "--start", start, "--out", str(outs[start])]) == 0
     assert not np.array_equal(np.load(outs["pure"]), np.load(outs["matched"]))
+
+
+def test_sample_and_eval_help_name_every_sampler_and_the_guidance_interval(capsys):
+    for command in ("sample", "eval"):
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args([command, "--help"])
+        text = capsys.readouterr().out
+        assert all(name in text for name in SAMPLER_NAMES) and "--guidance-interval" in text
+
+
+def test_guidance_interval_from_the_command_line(tmp_path, checkpoint, capsys):
+    parse = cli.build_parser().parse_args
+    assert parse(["sample", "--digit", "1", "--out", "a.png"]).guidance_interval is KEEP
+    assert parse(["sample", "--digit", "1", "--out", "a.png", "--guidance-interval", "0.3,10"]).guidance_interval == (
+        0.3, 10.0)
+    assert parse(["eval", "--guidance-interval", "all"]).guidance_interval is None
+    for bad in ("10,0.3", "1", "a,b", "-1,2", "0,inf"):
+        argv = ["sample", "--digit", "1", "--out", str(tmp_path / "x.png"), "--guidance-interval", bad]
+        _one_error_line(capsys, cli.main(argv), "--guidance-interval")
+    # Guidance 2 inside a range that holds no level costs one call a step, as unguided sampling does.
+    outs = {}
+    for name, interval in (("plain", []), ("outside", ["--guidance", "2", "--guidance-interval", "50,60"]),
+                           ("guided", ["--guidance", "2", "--guidance-interval", "all"])):
+        outs[name] = tmp_path / f"{name}.npy"
+        assert cli.main(["sample", "--digit", "4", "--count", "2", "--checkpoint", str(checkpoint), "--steps", "2",
+                         *interval, "--out", str(outs[name])]) == 0
+    assert np.array_equal(np.load(outs["plain"]), np.load(outs["outside"]))
+    assert not np.array_equal(np.load(outs["plain"]), np.load(outs["guided"]))
+
+
+def test_a_core_error_is_worded_with_the_flag_that_sets_it(capsys, monkeypatch):
+    from tui_denoiser.core import devices
+    from tui_denoiser.core.errors import UserError
+
+    def no_gpu(requested="auto"):
+        raise UserError("{field} cuda was asked for, but no CUDA GPU is available here", field="device", value="cuda")
+
+    monkeypatch.setattr(devices, "pick_device", no_gpu)
+    line = _one_error_line(capsys, cli.main(["sample", "--digit", "1", "--out", "x.png", "--device", "cuda"]))
+    assert line.endswith("error: --device cuda was asked for, but no CUDA GPU is available here")
+    assert cli.flag_of("ema_decay") == "--ema" and cli.flag_of("batch_size") == "--batch-size"

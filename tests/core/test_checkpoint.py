@@ -1,4 +1,4 @@
-"""Checkpoints: atomic round trip, LoadedModel, export, and every kind of bad file refused with one line."""
+"""Checkpoints: atomic round trip, export, and every kind of bad file refused with one line."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from tui_denoiser.core import checkpoint as ck
 from tui_denoiser.core.config import RECIPES, ModelConfig, TrainConfig
 from tui_denoiser.core.errors import CheckpointError, UserError
+from tui_denoiser.core.inference import load_model
 from tui_denoiser.core.model import ConditionalDenoiser
 
 TINY = ModelConfig(channels=(8, 16, 16))
@@ -54,38 +55,6 @@ def test_round_trip(tmp_path):
     assert not torch.equal(ck.load_checkpoint(path)["model"]["out.weight"], payload["model"]["out.weight"])
 
 
-def test_load_model_prefers_ema_and_samples(tmp_path):
-    payload = _payload(TINY_EDM, RECIPES["edm"].train, ema=True)
-    path = ck.save_checkpoint(tmp_path / "m.pt", payload)
-    loaded = ck.load_model(path)
-    assert not loaded.model.training and loaded.has_ema
-    assert loaded.model_config == TINY_EDM and loaded.train_config == RECIPES["edm"].train
-    assert loaded.epoch == 2 and loaded.global_step == 16 and loaded.path == path
-    assert len(loaded.history) == 1
-    for name, tensor in payload["ema"].items():
-        assert torch.equal(loaded.model.state_dict()[name], tensor)
-    raw = ck.load_model(path, ema=False)
-    assert torch.equal(raw.model.state_dict()["out.weight"], payload["model"]["out.weight"])
-    assert loaded.default_sampler == "dpm2m" and loaded.default_steps == 14 and loaded.grid == "karras"
-    assert loaded.default_guidance == 1.5  # trained with label dropout
-    assert loaded.guidance_interval == loaded.default_guidance_interval == (0.3, 10.0)
-    assert loaded.sampling_range == (0.002, 80.0)
-    frames = list(loaded.sample([0, 9], steps=3, seed=1))  # levels 80, 1.5, 0.002: one inside 0.3..10
-    assert len(frames) == 4 and frames[-1].images.shape == (2, 1, 28, 28) and frames[-1].model_calls == 4
-    plain = list(loaded.sample([0, 9], sampler="heun", steps=3, seed=1, guidance=1.0))
-    assert plain[-1].model_calls == 5
-
-
-def test_original_model_defaults(tmp_path):
-    path = ck.save_checkpoint(tmp_path / "o.pt", _payload(TINY, TrainConfig(noise_levels=8)))
-    loaded = ck.load_model(path)
-    assert not loaded.has_ema
-    assert loaded.default_sampler == "original" and loaded.default_steps == 8 and loaded.grid == "linear"
-    assert loaded.default_guidance == 1.0 and loaded.guidance_interval is None  # never learned the null label
-    assert loaded.sampling_range == (1 / 8, 1.0)
-    assert len(list(loaded.sample([3], seed=0))) == 9
-
-
 def test_export_keeps_ema_weights_and_drops_training_state(tmp_path):
     payload = _payload(ema=True, optimizer={"state": {}, "param_groups": []})
     src = ck.save_checkpoint(tmp_path / "full.pt", payload)
@@ -95,6 +64,14 @@ def test_export_keeps_ema_weights_and_drops_training_state(tmp_path):
     for name, tensor in payload["ema"].items():
         assert torch.equal(slim["model"][name], tensor)
     assert slim["history"] == payload["history"] and slim["epoch"] == 2
+
+
+def test_export_keeps_the_sampling_config(tmp_path):
+    stored = {"sampler": "heun", "steps": 7, "guidance": 1.0, "guidance_interval": None, "start": "pure",
+              "grid": "karras", "sigma_min": 0.01, "sigma_max": 5.0}
+    src = ck.save_checkpoint(tmp_path / "full.pt", _payload(sampling_config=stored))
+    slim = ck.load_checkpoint(ck.export_for_inference(src, tmp_path / "small.pt"))
+    assert slim["sampling_config"] == stored
 
 
 def test_find_checkpoints_newest_first(tmp_path):
@@ -123,7 +100,7 @@ def test_pickled_code_is_refused_without_running(tmp_path):
     assert "refused" in message
     assert not marker.exists()
     with pytest.raises(CheckpointError):
-        ck.load_model(path)
+        load_model(path)
     assert not marker.exists()
     # The payload is armed: an unsafe load would have run it.
     armed_marker = tmp_path / "armed"
@@ -176,7 +153,7 @@ def test_wrong_shape_weights_are_refused_with_one_line(tmp_path):
     payload["model_config"] = ModelConfig().to_dict()  # weights of another ModelConfig
     path = ck.save_checkpoint(tmp_path / "shape.pt", payload)
     with pytest.raises(CheckpointError) as info:
-        ck.load_model(path)
+        load_model(path)
     assert "\n" not in str(info.value) and "shape" in str(info.value)
 
 
@@ -185,5 +162,5 @@ def test_invalid_config_in_file_is_refused_with_one_line(tmp_path):
     payload["model_config"] = {**TINY.to_dict(), "channels": [8, 16]}
     path = ck.save_checkpoint(tmp_path / "cfg.pt", payload)
     with pytest.raises(CheckpointError) as info:
-        ck.load_model(path)
+        load_model(path)
     assert "\n" not in str(info.value) and "config" in str(info.value)

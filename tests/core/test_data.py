@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from idx import make_tiny_mnist, synthetic_digits, write_idx
+from tui_denoiser.cli import flag_of
 from tui_denoiser.core import data
 from tui_denoiser.core.errors import DataError
 
@@ -42,7 +43,8 @@ def test_unknown_dataset_is_a_data_error(tmp_path):
 def test_missing_data_without_download_names_data_dir(tmp_path):
     with pytest.raises(DataError) as info:
         data.load_split("mnist", tmp_path / "empty", train=True, download=False)
-    message = str(info.value)
+    message = info.value.worded(flag_of)  # as the CLI shows it
+    assert info.value.field == "data_dir" and "data dir" in str(info.value)
     assert "--data-dir" in message and "train-images-idx3-ubyte.gz" in message and "\n" not in message
 
 
@@ -52,8 +54,8 @@ def test_offline_download_fails_fast_with_one_line_naming_data_dir(tmp_path, mon
     monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
     with pytest.raises(DataError) as info:
         data.load_split("mnist", tmp_path / "nothing-here", train=True)
-    message = str(info.value)
-    assert "--data-dir" in message and "\n" not in message
+    message = info.value.worded(flag_of)
+    assert info.value.field == "data_dir" and "--data-dir" in message and "\n" not in message
     # Nothing half-downloaded was left where the data would go.
     raw = tmp_path / "nothing-here" / "MNIST" / "raw"
     assert not raw.exists() or not any(raw.iterdir())
@@ -64,14 +66,16 @@ def test_corrupt_files_are_a_data_error(tmp_path):
     (root / "MNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
     with pytest.raises(DataError) as info:
         data.load_split("mnist", root, train=True, download=False)
-    assert "--data-dir" in str(info.value) and "\n" not in str(info.value)
+    assert info.value.field == "data_dir" and "--data-dir" in info.value.worded(flag_of)
+    assert "\n" not in str(info.value)
 
 
 def test_unwritable_data_folder_is_a_data_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(DataError, match="--data-dir"):
+    with pytest.raises(DataError, match="data dir") as info:
         data.load_split("mnist", blocker / "data", train=True)
+    assert "--data-dir" in info.value.worded(flag_of)
 
 
 def test_archives_put_in_raw_by_hand_load_offline(tmp_path, monkeypatch):

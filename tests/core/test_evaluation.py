@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tui_denoiser.core import evaluation as evl
-from tui_denoiser.core.checkpoint import load_model
+from tui_denoiser.core.inference import load_model
 from tui_denoiser.core.classifier import MnistClassifier
 from tui_denoiser.core.config import ModelConfig, TrainConfig
 from tui_denoiser.core.data import load_split, to_model_range
@@ -161,9 +161,9 @@ def test_a_sampler_that_ignores_the_seed_scores_low_diversity(tiny_checkpoint, t
     train_x, _ = load_split("mnist", tiny_data_dir, train=True)
     real_sample = loaded.sample
 
-    def same_noise(labels, **kw):  # every sample starts from the same noise: one drawing per digit
+    def same_noise(labels, config=None, **kw):  # every sample starts from the same noise: one drawing per digit
         kw["seed"] = 0
-        steps = list(real_sample(labels[:1].repeat(len(labels)), **kw))
+        steps = list(real_sample(labels[:1].repeat(len(labels)), config, **kw))
         for s in steps:
             s.images = s.images[:1].repeat(len(labels), 1, 1, 1)
         return iter(steps)
@@ -198,8 +198,9 @@ def test_run_eval_loads_everything_and_names_a_missing_classifier(tiny_checkpoin
                           psnr_images=16)
     assert report.num_samples == 20 and report.classifier_accuracy == 0.5 and report.steps == 2
     assert isinstance(report, evl.EvalReport)
-    with pytest.raises(UserError, match="data-dir"):
+    with pytest.raises(UserError, match="data dir") as info:
         evl.run_eval(tiny_checkpoint, tmp_path / "no-data", classifier_path=cls_path, per_digit=1, download=False)
+    assert info.value.field == "data_dir"
 
 
 def test_separable_blur_equals_torchvisions_gaussian_blur():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tui_denoiser.core.checkpoint import load_checkpoint, load_model
+from tui_denoiser.core.checkpoint import load_checkpoint
+from tui_denoiser.core.inference import load_model
 from tui_denoiser.core.data import load_split
 from tui_denoiser.core.paths import DEFAULT_MODEL
 
@@ -33,7 +34,7 @@ def test_shipped_model_loads_weights_only_and_samples_ten_digits():
     loaded = load_model(DEFAULT_MODEL)
     assert not loaded.model.training
     frames = list(loaded.sample(list(range(10)), seed=0))
-    assert len(frames) == loaded.default_steps + 1
+    assert len(frames) == loaded.sampling.steps + 1
     final = frames[-1].images
     assert final.shape == (10, 1, 28, 28) and torch.isfinite(final).all()
     # Real digits: mostly background with some ink, not noise.

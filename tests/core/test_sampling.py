@@ -1,16 +1,27 @@
-"""Samplers: K+1 frames, shapes, sigma sequence, model-call counts, seeds, guidance and eval mode."""
+"""Samplers: K+1 frames, shapes, sigma sequence, model-call counts, seeds, guidance, eval mode, and
+final images pinned to those of the samplers before they took one signature."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
-from tui_denoiser.core.config import ModelConfig
+from tui_denoiser.core.config import SAMPLER_NAMES, ModelConfig, SamplingConfig
 from tui_denoiser.core.errors import ConfigError
+from tui_denoiser.core.inference import load_model, prepare_for_inference
 from tui_denoiser.core.model import ConditionalDenoiser
+from tui_denoiser.core.paths import DEFAULT_MODEL, ORIGINAL_MODEL
 from tui_denoiser.core.sampling import SAMPLERS, SampleStep, final_images, sample
+
+PINS = Path(__file__).parent / "data" / "sampling_pins.pt"
+
+
+def _sample(model, labels, *, seed=0, **settings):
+    """``sample`` with the settings of a :class:`SamplingConfig` as keywords."""
+    return sample(model, labels, SamplingConfig(**settings), seed=seed)
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +43,16 @@ def _calls(sampler, k):
 
 def test_sampler_names_have_descriptions():
     assert set(SAMPLERS) == {"original", "euler", "heun", "stochastic", "dpm2m"}
-    assert all(isinstance(d, str) and d and "\n" not in d for d in SAMPLERS.values())
+    assert tuple(SAMPLERS) == SAMPLER_NAMES  # the names config.py offers before torch loads
+    assert all(isinstance(s.description, str) and s.description and "\n" not in s.description
+               for s in SAMPLERS.values())
 
 
 @pytest.mark.parametrize("sampler", sorted(SAMPLERS))
 @pytest.mark.parametrize("guidance", [1.0, 2.0])
 def test_frames_shapes_sigmas_and_calls(edm_model, sampler, guidance):
     k = 4
-    frames = list(sample(edm_model, [0, 3, 7], sampler=sampler, steps=k, sigma_max=5.0, sigma_min=0.01,
+    frames = list(_sample(edm_model, [0, 3, 7], sampler=sampler, steps=k, sigma_max=5.0, sigma_min=0.01,
                          seed=0, guidance=guidance))
     assert len(frames) == k + 1
     assert [f.index for f in frames] == list(range(k + 1))
@@ -57,13 +70,13 @@ def test_frames_shapes_sigmas_and_calls(edm_model, sampler, guidance):
 
 
 def test_original_sampler_visits_t_over_T(model):
-    frames = list(sample(model, [1], sampler="original", steps=5, sigma_max=1.0, seed=0))
+    frames = list(_sample(model, [1], sampler="original", steps=5, sigma_max=1.0, seed=0))
     assert [round(f.sigma, 6) for f in frames] == [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]
     assert frames[-1].model_calls == 5
 
 
 def test_starting_noise_is_sigma_max_times_a_seeded_normal(model):
-    first = next(sample(model, [0, 1], sampler="euler", steps=3, sigma_max=2.0, seed=11))
+    first = next(_sample(model, [0, 1], sampler="euler", steps=3, sigma_max=2.0, seed=11))
     expected = torch.randn((2, 1, 28, 28), generator=torch.Generator().manual_seed(11)) * 2.0
     assert torch.equal(first.images, expected)
 
@@ -71,7 +84,7 @@ def test_starting_noise_is_sigma_max_times_a_seeded_normal(model):
 @pytest.mark.parametrize("sampler", sorted(SAMPLERS))
 def test_a_seed_reproduces_and_different_seeds_differ(model, sampler):
     def run(seed):
-        return [f.images for f in sample(model, [2, 5], sampler=sampler, steps=3, sigma_max=1.0, seed=seed)]
+        return [f.images for f in _sample(model, [2, 5], sampler=sampler, steps=3, sigma_max=1.0, seed=seed)]
 
     a, b, c = run(7), run(7), run(8)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
@@ -82,7 +95,7 @@ def test_a_seed_reproduces_and_different_seeds_differ(model, sampler):
 def test_guidance_one_is_the_plain_conditional_model(model):
     labels = torch.tensor([3, 8])
     steps = 4
-    got = final_images(sample(model, labels, sampler="original", steps=steps, sigma_max=1.0, seed=5, guidance=1.0))
+    got = final_images(_sample(model, labels, sampler="original", steps=steps, sigma_max=1.0, seed=5, guidance=1.0))
     x = torch.randn((2, 1, 28, 28), generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         for t in range(steps, 0, -1):
@@ -93,7 +106,7 @@ def test_guidance_one_is_the_plain_conditional_model(model):
 def test_guidance_mixes_conditional_and_null_predictions(model):
     labels = torch.tensor([4, 6])
     w = 3.0
-    got = final_images(sample(model, labels, sampler="original", steps=2, sigma_max=1.0, seed=9, guidance=w))
+    got = final_images(_sample(model, labels, sampler="original", steps=2, sigma_max=1.0, seed=9, guidance=w))
     x = torch.randn((2, 1, 28, 28), generator=torch.Generator().manual_seed(9))
     null = torch.full_like(labels, model.null_label)
     with torch.no_grad():
@@ -102,14 +115,14 @@ def test_guidance_mixes_conditional_and_null_predictions(model):
             cond, uncond = model(x, level, labels), model(x, level, null)
             x = uncond + w * (cond - uncond)
     assert torch.allclose(got, x, atol=1e-4)
-    plain = final_images(sample(model, labels, sampler="original", steps=2, sigma_max=1.0, seed=9))
+    plain = final_images(_sample(model, labels, sampler="original", steps=2, sigma_max=1.0, seed=9))
     assert not torch.allclose(got, plain, atol=1e-3)
 
 
 def test_sampling_refuses_a_model_in_training_mode():
     training = ConditionalDenoiser(ModelConfig(channels=(8, 16, 16))).train()
     with pytest.raises(RuntimeError, match="eval"):
-        next(sample(training, [0], steps=2))
+        next(_sample(training, [0], steps=2))
 
 
 @pytest.mark.parametrize("kwargs, word", [
@@ -121,11 +134,11 @@ def test_sampling_refuses_a_model_in_training_mode():
 ])
 def test_bad_sampling_values_are_config_errors(model, kwargs, word):
     with pytest.raises(ConfigError, match=word):
-        next(sample(model, [0], **kwargs))
+        next(_sample(model, [0], **kwargs))
 
 
 def test_sampling_does_not_track_gradients(model):
-    last = final_images(sample(model, [0], sampler="heun", steps=2, sigma_max=1.0))
+    last = final_images(_sample(model, [0], sampler="heun", steps=2, sigma_max=1.0))
     assert not last.requires_grad
 
 
@@ -151,7 +164,7 @@ def test_second_order_samplers_track_the_exact_ode_better_than_euler():
     model = _GaussianDenoiser(s).eval()
     errors = {}
     for name in ("euler", "heun", "dpm2m"):
-        frames = list(sample(model, [0], sampler=name, steps=k, sigma_max=sigma_max, sigma_min=sigma_min, seed=3))
+        frames = list(_sample(model, [0], sampler=name, steps=k, sigma_max=sigma_max, sigma_min=sigma_min, seed=3))
         x_start, x_low = frames[0].images, frames[-2].images
         exact = x_start * math.sqrt(s**2 + frames[-2].sigma**2) / math.sqrt(s**2 + sigma_max**2)
         errors[name] = float((x_low - exact).abs().max() / exact.abs().max())
@@ -162,21 +175,60 @@ def test_second_order_samplers_track_the_exact_ode_better_than_euler():
 
 def test_dpm2m_first_step_is_the_euler_step():
     model = _GaussianDenoiser(0.5).eval()
-    a = list(sample(model, [0, 1], sampler="dpm2m", steps=4, sigma_max=10.0, sigma_min=0.1, seed=1))
-    b = list(sample(model, [0, 1], sampler="euler", steps=4, sigma_max=10.0, sigma_min=0.1, seed=1))
+    a = list(_sample(model, [0, 1], sampler="dpm2m", steps=4, sigma_max=10.0, sigma_min=0.1, seed=1))
+    b = list(_sample(model, [0, 1], sampler="euler", steps=4, sigma_max=10.0, sigma_min=0.1, seed=1))
     assert torch.equal(a[1].images, b[1].images)
     assert not torch.allclose(a[2].images, b[2].images)
 
 
 def test_guidance_interval_guides_only_inside_it(edm_model):
     k = 6
-    everywhere = list(sample(edm_model, [1, 2], sampler="dpm2m", steps=k, sigma_max=80.0, sigma_min=0.002,
+    everywhere = list(_sample(edm_model, [1, 2], sampler="dpm2m", steps=k, sigma_max=80.0, sigma_min=0.002,
                              guidance=2.0, seed=5))
-    covering = list(sample(edm_model, [1, 2], sampler="dpm2m", steps=k, sigma_max=80.0, sigma_min=0.002,
+    covering = list(_sample(edm_model, [1, 2], sampler="dpm2m", steps=k, sigma_max=80.0, sigma_min=0.002,
                            guidance=2.0, seed=5, guidance_interval=(0.0, 1000.0)))
     assert torch.equal(everywhere[-1].images, covering[-1].images) and everywhere[-1].model_calls == 2 * k
-    middle = list(sample(edm_model, [1, 2], sampler="dpm2m", steps=k, sigma_max=80.0, sigma_min=0.002,
+    middle = list(_sample(edm_model, [1, 2], sampler="dpm2m", steps=k, sigma_max=80.0, sigma_min=0.002,
                          guidance=2.0, seed=5, guidance_interval=(0.3, 10.0)))
     inside = sum(1 for f in middle[:-1] if 0.3 <= f.sigma <= 10.0)
     assert 0 < inside < k and middle[-1].model_calls == k + inside
     assert not torch.equal(middle[-1].images, everywhere[-1].images)
+
+
+def test_sampling_leaves_the_callers_model_layout_alone(model):
+    plain = ConditionalDenoiser(ModelConfig(channels=(8, 16, 16))).eval()
+    final_images(_sample(plain, [0], steps=2))
+    assert all(p.is_contiguous() for p in plain.parameters())
+
+
+def _pinned_runs():
+    """The settings each pinned trajectory was drawn with (tests/core/data/sampling_pins.pt holds the
+    final images, levels and call counts that the samplers gave before this module was reshaped)."""
+    torch.manual_seed(1)
+    edm = prepare_for_inference(ConditionalDenoiser(ModelConfig(channels=(8, 16, 16), norm="group",
+                                                                parameterization="edm")))
+    torch.manual_seed(0)
+    direct = prepare_for_inference(ConditionalDenoiser(ModelConfig(channels=(8, 16, 16))))
+    for name in SAMPLER_NAMES:
+        yield f"edm-{name}", lambda name=name: _sample(edm, [1, 7], sampler=name, steps=5, sigma_max=80.0,
+                                                      sigma_min=0.002, seed=3, guidance=2.0, grid="karras",
+                                                      guidance_interval=(0.3, 10.0))
+    yield "direct-original-matched", lambda: _sample(direct, [2, 5], sampler="original", steps=4, sigma_max=1.0,
+                                                     sigma_min=0.25, seed=4, grid="linear", start="matched")
+    yield "direct-euler-linear-guided", lambda: _sample(direct, [2, 5], sampler="euler", steps=3, sigma_max=1.0,
+                                                        sigma_min=0.25, seed=6, grid="linear", guidance=3.0)
+    for name, path in (("shipped-edm", DEFAULT_MODEL), ("shipped-original", ORIGINAL_MODEL)):
+        yield name, lambda path=path: load_model(path).sample([3, 8], seed=0)
+
+
+def test_final_images_are_pinned():
+    torch.set_num_threads(1)
+    pins = torch.load(PINS, weights_only=True)
+    runs = dict(_pinned_runs())
+    assert set(runs) == set(pins)
+    for name, run in runs.items():
+        frames = list(run())
+        assert [f.sigma for f in frames] == pins[name]["sigmas"], name
+        assert [f.model_calls for f in frames] == pins[name]["calls"], name
+        # Exact on the machine that drew them; a little slack for other CPUs' convolution kernels.
+        torch.testing.assert_close(frames[-1].images, pins[name]["images"], rtol=0, atol=1e-5, msg=name)

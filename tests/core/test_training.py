@@ -16,7 +16,8 @@ from tui_denoiser.core.config import ModelConfig, TrainConfig
 from tui_denoiser.core.data import load_split
 from tui_denoiser.core.errors import UserError
 from tui_denoiser.core.model import ConditionalDenoiser
-from tui_denoiser.core.training import EMA, Trainer, lr_schedule, pick_device
+from tui_denoiser.core.devices import pick_device
+from tui_denoiser.core.training import EMA, Trainer, lr_schedule, resume_config
 
 TINY = ModelConfig(channels=(8, 16, 16))
 # 256 train images at batch 32: 8 steps an epoch.
@@ -216,7 +217,8 @@ def test_missing_data_offline_fails_with_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
     result = Trainer(TINY, BASE, run_dir=tmp_path / "run", data_dir=tmp_path / "no-data").run()
     assert isinstance(result, ev.Failed)
-    assert "--data-dir" in result.message and "\n" not in result.message
+    assert "data dir" in result.message and "\n" not in result.message
+    assert result.error["field"] == "data_dir"
 
 
 def test_ema_update_arithmetic():
@@ -252,5 +254,14 @@ def test_lr_schedule_and_devices():
     assert pick_device("cpu").type == "cpu"
     assert pick_device("auto").type in ("cpu", "cuda", "mps")
     if not torch.cuda.is_available():
-        with pytest.raises(UserError, match="cuda"):
+        with pytest.raises(UserError, match="cuda") as info:
             pick_device("cuda")
+        assert info.value.field == "device" and info.value.value == "cuda"
+
+
+def test_resume_config_changes_only_what_a_resume_may_and_runs_on():
+    saved = BASE.replace(epochs=3, max_steps=5, device="cpu")
+    # max_steps budgets one invocation: a resume without one runs on to the run's end.
+    assert resume_config(saved) == saved.replace(max_steps=None)
+    assert resume_config(saved, epochs=9, max_steps=7, device="auto") == saved.replace(epochs=9, max_steps=7,
+                                                                                      device="auto")

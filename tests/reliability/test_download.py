@@ -13,6 +13,7 @@ import pytest
 from torchvision import datasets
 
 from idx import synthetic_digits, write_idx
+from tui_denoiser.cli import flag_of
 from tui_denoiser.core.data import load_split
 from tui_denoiser.core.errors import DataError
 
@@ -57,8 +58,9 @@ def test_a_corrupt_download_is_one_line_and_leaves_nothing(tmp_path, mirror):
     data_dir = tmp_path / "data"
     with pytest.raises(DataError) as info:
         load_split("mnist", data_dir, train=True)
-    message = str(info.value)
+    message = info.value.worded(flag_of)  # as the CLI shows it
     assert "checksum" in message and "--data-dir" in message and "\n" not in message
+    assert info.value.field == "data_dir"
     leftovers = [p for p in data_dir.rglob("*") if p.is_file()]
     assert leftovers == [], leftovers
     assert not list(data_dir.glob(".download-*"))
@@ -72,7 +74,7 @@ def test_offline_is_one_line_naming_data_dir(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     with pytest.raises(DataError) as info:
         load_split("mnist", data_dir, train=True)
-    message = str(info.value)
+    message = info.value.worded(flag_of)  # as the CLI shows it
     assert message.startswith("mnist data not found and could not be downloaded")
-    assert "--data-dir" in message and "\n" not in message
+    assert "--data-dir" in message and "\n" not in message and info.value.field == "data_dir"
     assert [p for p in data_dir.rglob("*") if p.is_file()] == []

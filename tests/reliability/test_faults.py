@@ -50,7 +50,8 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
     _nan_after(monkeypatch, calls=4 + 2)  # 4 steps per epoch: NaN in the middle of the second epoch
     result = _train(tmp_path, tiny_tensors)
     assert result.kind == "failed"
-    assert "loss became nan" in result.message and "lower --lr" in result.message
+    assert "loss became nan" in result.message and "lower lr" in result.message
+    assert "lower --lr" in result.worded(cli.flag_of)  # as the CLI shows it
     assert "\n" not in result.message
     payload = load_checkpoint(tmp_path / "last.pt")
     assert payload["epoch"] == 1
@@ -127,7 +128,9 @@ def test_out_of_memory_suggests_a_smaller_batch(tmp_path, tiny_tensors, monkeypa
     monkeypatch.setattr(ConditionalDenoiser, "forward", forward)
     result = _train(tmp_path, tiny_tensors)
     assert result.kind == "failed"
-    assert result.message == "out of memory at batch size 64: try --batch-size 32"
+    assert result.message == "out of memory at batch size 64: try batch size 32"
+    assert result.error["field"] == "batch_size" and result.error["value"] == 32
+    assert result.worded(cli.flag_of) == "out of memory at batch size 64: try --batch-size 32"
 
 
 def test_cli_prints_one_line_for_a_fault(tmp_path, tiny_data_dir, monkeypatch, capsys):

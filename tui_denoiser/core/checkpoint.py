@@ -1,8 +1,9 @@
 """Checkpoints: one self-describing file per save, written atomically, read with ``weights_only=True``.
 
 A checkpoint holds a format tag and version, the model and train configs (so the model is rebuilt
-from the file alone), weights (and EMA weights), optimizer and scheduler state, the epoch/step
-position, RNG states and the per-epoch metric history. Nothing in it is a pickled object, so loading
+from the file alone), the sampling config (files written before it was stored use their recipe's),
+weights (and EMA weights), optimizer and scheduler state, the epoch/step position, RNG states and the
+per-epoch metric history. Nothing in it is a pickled object, so loading
 never runs code; any file that is not such a checkpoint is refused with one line.
 """
 
@@ -13,9 +14,8 @@ import os
 import pickle
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
 
@@ -156,98 +156,14 @@ def build_from(payload: dict[str, Any], path: str | Path = "checkpoint", *, ema:
     return model
 
 
-@dataclass
-class LoadedModel:
-    """A model rebuilt from a checkpoint, in eval mode, ready to sample (never a training module)."""
-
-    model: ConditionalDenoiser
-    model_config: ModelConfig
-    train_config: TrainConfig
-    path: Path
-    epoch: int = 0
-    global_step: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    has_ema: bool = False
-    # Noise levels (low, high) where guidance applies; None = every level. Guidance outside the middle
-    # levels costs calls and diversity for little gain (Kynkaanniemi et al. 2024).
-    guidance_interval: tuple[float, float] | None = None  # None here means default_guidance_interval
-
-    def __post_init__(self) -> None:
-        if self.guidance_interval is None:
-            self.guidance_interval = self.default_guidance_interval
-
-    @property
-    def is_edm(self) -> bool:
-        return self.model_config.parameterization == "edm"
-
-    @property
-    def default_sampler(self) -> str:
-        """The best sampler measured for the recipe (README "Sample quality"): DPM-Solver++(2M)
-        for EDM models, the original design's sampler for the original recipe."""
-        return "dpm2m" if self.is_edm else "original"
-
-    @property
-    def default_guidance(self) -> float:
-        """1.5 for models trained with label dropout; 1 (plain conditional) for models that never
-        learned the null label."""
-        return 1.5 if self.train_config.label_dropout > 0 else 1.0
-
-    @property
-    def default_steps(self) -> int:
-        """14 dpm2m steps for EDM models (19 model calls with guidance in 0.3..10), T otherwise."""
-        return 14 if self.is_edm else self.train_config.noise_levels
-
-    @property
-    def default_guidance_interval(self) -> tuple[float, float] | None:
-        """Guide only at noise levels 0.3..10 (EDM models with label dropout). Measured at 1,000
-        samples a digit on denoiser-edm.pt: 99.5 % accuracy, Frechet 0.195 against a 0.104 floor,
-        diversity 0.97 with 19 calls, where guiding all 10 steps (20 calls) gave 0.253."""
-        return (0.3, 10.0) if self.is_edm and self.train_config.label_dropout > 0 else None
-
-    @property
-    def sampling_range(self) -> tuple[float, float]:
-        """(sigma_min, sigma_max): the noise levels the model was trained on."""
-        cfg = self.train_config
-        if self.is_edm:
-            return cfg.sigma_min, cfg.sigma_max
-        return cfg.sigma_max / cfg.noise_levels, cfg.sigma_max
-
-    @property
-    def grid(self) -> str:
-        return "karras" if self.is_edm else "linear"
-
-    def sample(self, labels: Sequence[int] | torch.Tensor, *, sampler: str | None = None, steps: int | None = None,
-               seed: int = 0, guidance: float | None = None, start: str = "pure"):
-        """Yield every step of sampling ``labels`` with this model's defaults (see :func:`sample`)."""
-        from tui_denoiser.core.sampling import sample
-
-        sigma_min, sigma_max = self.sampling_range
-        return sample(self.model, labels, sampler=sampler or self.default_sampler,
-                      steps=steps if steps is not None else self.default_steps, sigma_max=sigma_max,
-                      sigma_min=sigma_min, seed=seed,
-                      guidance=self.default_guidance if guidance is None else guidance, grid=self.grid, start=start,
-                      sigma_data=self.model_config.sigma_data, guidance_interval=self.guidance_interval)
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu", *, ema: bool = True) -> LoadedModel:
-    path = Path(path).expanduser()
-    payload = load_checkpoint(path)
-    model_config, train_config = configs_from(payload, path)
-    model = build_from(payload, path, ema=ema).to(device).eval()
-    history = payload.get("history") or []
-    loaded = LoadedModel(model=model, model_config=model_config, train_config=train_config, path=path,
-                         epoch=int(payload.get("epoch", 0)), global_step=int(payload.get("global_step", 0)),
-                         history=list(history), has_ema=payload.get("ema") is not None)
-    return loaded
-
-
 def export_for_inference(src: str | Path, dst: str | Path) -> Path:
     """Write a small checkpoint for sampling only: the EMA weights (else the weights) as ``model``, the
-    configs and metric history kept, optimizer/scheduler/RNG state dropped. Used for ``assets/``."""
+    configs (sampling included) and metric history kept, optimizer/scheduler/RNG state dropped. Used for
+    ``assets/``."""
     payload = load_checkpoint(src)
     model = build_from(payload, src, ema=True)
-    slim = {key: payload[key] for key in ("model_config", "train_config", "epoch", "global_step", "history")
-            if key in payload}
+    kept = ("model_config", "train_config", "sampling_config", "epoch", "global_step", "history")
+    slim = {key: payload[key] for key in kept if key in payload}
     slim["model"] = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     slim["ema"] = None
     slim["exported_from_ema"] = payload.get("ema") is not None
@@ -275,6 +191,3 @@ def find_checkpoints(root: str | Path | None = None) -> list[Path]:
 
     return sorted(found, key=mtime, reverse=True)
 
-
-def iter_history(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield from payload.get("history") or []

@@ -44,28 +44,31 @@ def load_split(dataset: str, data_dir: str | Path, *, train: bool, device: str |
     """Return ``(images uint8 (N,28,28), labels int64 (N,))`` of one split, on ``device``.
 
     Uses torchvision's reader (and its checksummed download when online). Any failure becomes one
-    :class:`DataError` line that names ``--data-dir`` and the files expected.
+    :class:`DataError` line that names the files expected and the data folder setting (``field="data_dir"``).
     """
     cls = _dataset_class(dataset)
     root = Path(data_dir).expanduser()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(f"cannot create the data folder {root} ({exc.strerror}); pass a writable --data-dir") from exc
+        raise DataError(f"cannot create the data folder {root} ({exc.strerror}); pass a writable {{field}}",
+                        field="data_dir", value=str(root)) from exc
     try:
         ds = cls(str(root), train=train, download=False)
     except RuntimeError:
         if not download:
-            raise DataError(_missing_message(dataset, root)) from None
+            raise DataError(_missing_message(dataset, root), field="data_dir", value=str(root)) from None
         _download(cls, dataset, root)
         try:
             ds = cls(str(root), train=train, download=False)
         except Exception as exc:
             raise DataError(f"{dataset} files under {root} are unreadable after download "
-                            f"({_short_reason(exc)}); delete them or pass another --data-dir") from exc
+                            f"({_short_reason(exc)}); delete them or pass another {{field}}",
+                            field="data_dir", value=str(root)) from exc
     except Exception as exc:  # corrupt extracted files
         raise DataError(f"{dataset} files under {root} are unreadable ({_short_reason(exc)}); "
-                        f"delete them or pass another --data-dir") from exc
+                        f"delete them or pass another {{field}}",
+                        field="data_dir", value=str(root)) from exc
     images = ds.data
     labels = ds.targets
     if not isinstance(labels, torch.Tensor):
@@ -89,7 +92,8 @@ def _download(cls, dataset: str, root: Path) -> None:
     try:
         scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
     except OSError as exc:
-        raise DataError(f"cannot write to the data folder {root} ({exc.strerror}); pass a writable --data-dir") from exc
+        raise DataError(f"cannot write to the data folder {root} ({exc.strerror}); pass a writable {{field}}",
+                        field="data_dir", value=str(root)) from exc
     try:
         # Archives already in raw/ (put there by hand, as the missing-data message asks) go in first:
         # torchvision checks their checksums and extracts them instead of downloading.
@@ -104,14 +108,15 @@ def _download(cls, dataset: str, root: Path) -> None:
         try:
             cls(str(scratch), train=True, download=True)
         except Exception as exc:  # network errors, checksum mismatches, partial files
-            raise DataError(_missing_message(dataset, root, reason=_download_reason(exc))) from exc
+            raise DataError(_missing_message(dataset, root, reason=_download_reason(exc)), field="data_dir",
+                            value=str(root)) from exc
         try:
             raw.mkdir(parents=True, exist_ok=True)
             for item in sorted((scratch / folder / "raw").iterdir()):
                 os.replace(item, raw / item.name)
         except OSError as exc:
             raise DataError(f"cannot write the downloaded {dataset} files to {raw} ({exc.strerror}); "
-                            f"pass a writable --data-dir") from exc
+                            f"pass a writable {{field}}", field="data_dir", value=str(root)) from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -136,7 +141,7 @@ def _missing_message(dataset: str, root: Path, reason: str | None = None) -> str
     names = ", ".join(p.name for p in files)
     why = f" ({reason})" if reason else ""
     return (f"{dataset} data not found and could not be downloaded{why}: put {names} in {where} "
-            f"or pass --data-dir pointing at a folder that has {_RAW_FILES[dataset][0]}/raw/")
+            f"or point {{field}} at a folder that has {_RAW_FILES[dataset][0]}/raw/")
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:

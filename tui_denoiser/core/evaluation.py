@@ -1,6 +1,6 @@
 """Sample quality, measured: how well a checkpoint draws the digit it is asked for, and how well it denoises.
 
-``evaluate`` judges a :class:`~tui_denoiser.core.checkpoint.LoadedModel` with the MNIST classifier of
+``evaluate`` judges a :class:`~tui_denoiser.core.inference.LoadedModel` with the MNIST classifier of
 :mod:`tui_denoiser.core.classifier` (shipped as ``assets/mnist-classifier.pt``):
 
 - **Conditional accuracy**: ``per_digit`` samples of each digit, drawn with the model's sampler; the
@@ -38,6 +38,7 @@ from tui_denoiser.core.classifier import MnistClassifier, load_classifier
 from tui_denoiser.core.data import to_model_range
 from tui_denoiser.core.errors import ConfigError, UserError
 from tui_denoiser.core.imaging import to_uint8
+from tui_denoiser.core.sampling_policy import KEEP, resolve_sampling
 
 PSNR_LEVELS: tuple[float, ...] = tuple(t / 10 for t in range(1, 11))  # sigma = t/T, T = 10
 BLUR_SIGMAS: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9, 1.1, 1.4, 1.8, 2.3, 3.0)
@@ -250,27 +251,24 @@ def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
 
 def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, test_labels: torch.Tensor,
              train_images: torch.Tensor, train_labels: torch.Tensor | None = None, *, per_digit: int = 100,
-             sampler: str | None = None, steps: int | None = None, guidance: float | None = None, seed: int = 0,
-             batch_size: int = 500, psnr_images: int = 1000, psnr_levels: Sequence[float] = PSNR_LEVELS,
+             sampler: str | None = None, steps: int | None = None, guidance: float | None = None,
+             guidance_interval: Any = KEEP, seed: int = 0, batch_size: int = 500, psnr_images: int = 1000, psnr_levels: Sequence[float] = PSNR_LEVELS,
              callback: Callable[[EvalProgress], None] | None = None) -> EvalReport:
     """Measure ``loaded`` (a :class:`LoadedModel`) with ``classifier``; see the module docstring.
 
     ``test_images``/``train_images`` are uint8 (N,28,28) real digits; ``train_labels`` (optional) makes
     the floor's training digits class-balanced too. The classifier is put in eval mode. Samples are
     drawn ``batch_size`` at a time, batch ``b`` with seed ``seed + b`` (so the same seed and batch size
-    give the same samples); the PSNR noise is seeded from ``seed`` too.
+    give the same samples); the PSNR noise is seeded from ``seed`` too. ``sampler`` .. ``guidance_interval``
+    are what was asked for on top of the model's own sampling (see :func:`resolve_sampling`).
     """
-    from tui_denoiser.core.sampling import validate_sampling
-
     t_start = time.perf_counter()
     _check_int("per-digit", per_digit, 1, MAX_PER_DIGIT)
     _check_int("batch size", batch_size, 1, 65_536)
     _check_int("PSNR images", psnr_images, 0, 1_000_000)
     _check_int("seed", seed, 0, 2**63 - 1)
-    sampler = sampler or loaded.default_sampler
-    steps = steps if steps is not None else loaded.default_steps
-    guidance = loaded.default_guidance if guidance is None else guidance
-    validate_sampling(sampler, steps, guidance)
+    sampling = resolve_sampling(loaded.sampling, sampler=sampler, steps=steps, guidance=guidance,
+                                guidance_interval=guidance_interval)
     num_classes = int(loaded.model_config.num_classes)
     if num_classes != 10:
         raise UserError(f"evaluation judges the ten MNIST digits; this model has {num_classes} classes")
@@ -290,8 +288,7 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
     report("sampling", 0, n)
     for b, start in enumerate(range(0, n, batch_size)):
         last = None
-        for last in loaded.sample(labels[start:start + batch_size], sampler=sampler, steps=steps,
-                                  seed=seed + b, guidance=guidance):
+        for last in loaded.sample(labels[start:start + batch_size], sampling, seed=seed + b):
             pass
         assert last is not None
         samples.append(_quantise(last.images))
@@ -338,9 +335,10 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
 
     classifier_acc = getattr(classifier, "test_accuracy", None)
     return EvalReport(
-        checkpoint=str(getattr(loaded, "path", "")), epoch=int(getattr(loaded, "epoch", 0)), sampler=sampler,
-        steps=int(steps), guidance=float(guidance), seed=int(seed), per_digit=int(per_digit), num_samples=n,
-        guidance_interval=list(loaded.guidance_interval) if getattr(loaded, "guidance_interval", None) else None,
+        checkpoint=str(getattr(loaded, "path", "")), epoch=int(getattr(loaded, "epoch", 0)),
+        sampler=sampling.sampler, steps=sampling.steps, guidance=float(sampling.guidance), seed=int(seed),
+        per_digit=int(per_digit), num_samples=n,
+        guidance_interval=list(sampling.guidance_interval) if sampling.guidance_interval else None,
         accuracy=float(correct.float().mean()), per_digit_accuracy=per_digit_acc, frechet=frechet,
         frechet_floor=frechet_floor, reference_count=int(count), diversity=float(diversity),
         diversity_samples=float(spread_samples), diversity_real=float(spread_real), psnr=rows,
@@ -393,17 +391,17 @@ def denoising_psnr(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
 
 def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
              classifier_path: str | Path | None = None, per_digit: int = 100, sampler: str | None = None,
-             steps: int | None = None, guidance: float | None = None, seed: int = 0, device: str = "cpu",
-             psnr_images: int = 1000, callback: Callable[[EvalProgress], None] | None = None,
+             steps: int | None = None, guidance: float | None = None, guidance_interval: Any = KEEP, seed: int = 0,
+             device: str = "cpu", psnr_images: int = 1000, callback: Callable[[EvalProgress], None] | None = None,
              download: bool = True) -> EvalReport:
     """Load the checkpoint, the classifier and MNIST (``data_dir``, default the cache), then :func:`evaluate`.
 
     ``download=False`` never touches the network (missing data is a DataError). Bad input raises one-line :class:`UserError` subclasses (CheckpointError, DataError, ConfigError).
     """
     from tui_denoiser.core import paths
-    from tui_denoiser.core.checkpoint import load_model
     from tui_denoiser.core.data import load_split
-    from tui_denoiser.core.training import pick_device
+    from tui_denoiser.core.devices import pick_device
+    from tui_denoiser.core.inference import load_model
 
     if device not in ("auto", "cpu", "cuda", "mps"):
         raise ConfigError(f"device must be one of auto, cpu, cuda, mps, got {device!r}")
@@ -418,7 +416,8 @@ def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
     test_x, test_y = load_split("mnist", root, train=False, download=download)
     train_x, train_y = load_split("mnist", root, train=True, download=download)
     return evaluate(loaded, classifier, test_x, test_y, train_x, train_y, per_digit=per_digit, sampler=sampler,
-                    steps=steps, guidance=guidance, seed=seed, psnr_images=psnr_images, callback=callback)
+                    steps=steps, guidance=guidance, guidance_interval=guidance_interval, seed=seed,
+                    psnr_images=psnr_images, callback=callback)
 
 
 # -- text ---------------------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+from tui_denoiser.core.errors import plain_name, word
 
 
 @dataclass
@@ -145,8 +147,16 @@ class Finished(TrainEvent):
 @dataclass
 class Failed(TrainEvent):
     kind = "failed"
-    message: str  # one line
+    message: str  # one line, the setting at fault named plainly
     last_checkpoint: str | None = None
+    error: dict[str, Any] | None = None  # the core error (ExplainedError.to_json), for front ends to word
+
+    def worded(self, name_of: Callable[[str], str] = plain_name) -> str:
+        """The line with the setting at fault named as a front end names it (a CLI flag, a form field)."""
+        if not self.error:
+            return self.message
+        return word(self.error["message"], field=self.error.get("field"), hint=self.error.get("hint"),
+                    name_of=name_of)
 
 
 EVENT_TYPES: dict[str, type[TrainEvent]] = {

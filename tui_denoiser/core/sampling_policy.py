@@ -51,3 +51,12 @@ def resolve_sampling(defaults: SamplingConfig, *, sampler: str | None = None, st
     if guidance_interval is not KEEP:
         changes["guidance_interval"] = tuple(guidance_interval) if guidance_interval is not None else None
     return defaults.replace(**changes)
+
+
+def model_sampling(model_config: ModelConfig, train_config: TrainConfig,
+                   stored: dict[str, Any] | None = None) -> SamplingConfig:
+    """A checkpoint's sampling: the config stored in it (``payload["sampling_config"]``), else its
+    recipe's defaults (every file written before checkpoints stored one)."""
+    if stored is None:
+        return default_sampling(model_config, train_config)
+    return SamplingConfig.from_dict(stored)

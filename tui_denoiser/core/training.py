@@ -23,10 +23,12 @@ from tui_denoiser.core import events as ev
 from tui_denoiser.core.checkpoint import build_from, configs_from, load_checkpoint, save_checkpoint
 from tui_denoiser.core.config import ModelConfig, TrainConfig
 from tui_denoiser.core.data import load_split, to_model_range
-from tui_denoiser.core.errors import CheckpointError, TrainingError, UserError
+from tui_denoiser.core.devices import device_name, pick_device
+from tui_denoiser.core.errors import CheckpointError, ExplainedError, TrainingError, UserError
 from tui_denoiser.core.model import ConditionalDenoiser
 from tui_denoiser.core.noise import loss_weights, training_sigmas
 from tui_denoiser.core.paths import default_data_dir
+from tui_denoiser.core.sampling_policy import model_sampling
 from tui_denoiser.core.run_folder import METRICS_FILE, end_partial_line
 from tui_denoiser.core.threads import cpu_threads
 
@@ -34,25 +36,25 @@ UPDATE_INTERVAL_S = 0.25
 VAL_SEED = 1234
 
 
-def pick_device(requested: str = "auto") -> torch.device:
-    """cuda > mps > cpu for "auto"; a named device that is absent is a one-line UserError."""
-    if requested == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for, but no CUDA GPU is available here")
-    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UserError("--device mps was asked for, but Apple's MPS is not available here")
-    return torch.device(requested)
+def resume_config(saved: TrainConfig, *, epochs: int | None = None, max_steps: int | None = None,
+                  device: str | None = None) -> TrainConfig:
+    """The config a resumed run continues with: the saved run's, with only what a resume may change.
+
+    ``epochs`` and ``device`` keep the saved values when None. ``max_steps`` is a budget of one
+    invocation, not of the run: a resume without one runs on to the run's last epoch.
+    """
+    changes: dict[str, Any] = {"max_steps": max_steps}
+    if epochs is not None:
+        changes["epochs"] = epochs
+    if device is not None:
+        changes["device"] = device
+    return saved.replace(**changes)
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return device.type
+def out_of_memory_error(batch_size: int) -> TrainingError:
+    smaller = max(1, batch_size // 2)
+    return TrainingError(f"out of memory at batch size {batch_size}", field="batch_size", value=smaller,
+                         hint=f"try {{field}} {smaller}")
 
 
 def lr_schedule(cfg: TrainConfig) -> list[float]:
@@ -138,19 +140,21 @@ class Trainer:
         try:
             return self._run()
         except (UserError, TrainingError) as exc:
-            event: ev.TrainEvent = ev.Failed(str(exc), self.last_checkpoint)
+            event: ev.TrainEvent = self._failed(exc)
         except torch.OutOfMemoryError:
-            event = ev.Failed(f"out of memory at batch size {self.train_config.batch_size}: try "
-                              f"--batch-size {max(1, self.train_config.batch_size // 2)}", self.last_checkpoint)
+            event = self._failed(out_of_memory_error(self.train_config.batch_size))
         except RuntimeError as exc:
             if "out of memory" in str(exc).lower():
-                event = ev.Failed(f"out of memory at batch size {self.train_config.batch_size}: try "
-                                  f"--batch-size {max(1, self.train_config.batch_size // 2)}", self.last_checkpoint)
+                event = self._failed(out_of_memory_error(self.train_config.batch_size))
             else:
                 event = ev.Failed(f"training failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
                                   self.last_checkpoint)
         self._emit(event)
         return event
+
+    def _failed(self, error: ExplainedError) -> ev.Failed:
+        """The Failed event of ``error``: its plain line, and the error itself so front ends word it."""
+        return ev.Failed(str(error), self.last_checkpoint, error=error.to_json())
 
     def _setup(self) -> None:
         resume_payload = None
@@ -161,11 +165,14 @@ class Trainer:
             self.model_config = model_config
             if not self.data_dir_given and resume_payload.get("data_dir"):
                 self.data_dir = Path(resume_payload["data_dir"])  # the run's own data, unless told otherwise
-            self.train_config = saved_train.replace(epochs=passed.epochs, max_steps=passed.max_steps,
-                                                    device=passed.device) if passed is not None else saved_train
+            self.train_config = (resume_config(saved_train, epochs=passed.epochs, max_steps=passed.max_steps,
+                                               device=passed.device) if passed is not None
+                                 else resume_config(saved_train))
         self.model_config.validate()
         self.train_config.validate()
         cfg = self.train_config
+        stored_sampling = resume_payload.get("sampling_config") if resume_payload is not None else None
+        self.sampling = model_sampling(self.model_config, cfg, stored_sampling)
         self.device = pick_device(cfg.device)
         if self.device.type == "cpu":
             cpu_threads(refresh=True)  # the cores other processes leave free (see cpu_threads)
@@ -239,6 +246,7 @@ class Trainer:
             "rng": rng,
             "history": self.history,
             "data_dir": str(self.data_dir),
+            "sampling_config": self.sampling.to_dict(),
         }
 
     def _save(self, epoch_done: int, reason: str, position: dict[str, Any] | None = None) -> str:
@@ -257,11 +265,12 @@ class Trainer:
         return clone.to(memory_format=torch.contiguous_format)
 
     def _preview(self) -> list[list[list[int]]]:
-        from tui_denoiser.core.checkpoint import LoadedModel
         from tui_denoiser.core.imaging import to_uint8
+        from tui_denoiser.core.inference import LoadedModel, prepare_for_inference
         from tui_denoiser.core.sampling import final_images
 
-        loaded = LoadedModel(self.sampling_model(), self.model_config, self.train_config, self.run_dir / "last.pt")
+        loaded = LoadedModel(prepare_for_inference(self.sampling_model()), self.model_config, self.train_config,
+                             self.run_dir / "last.pt", sampling=self.sampling)
         images = final_images(loaded.sample(list(range(self.model_config.num_classes)), seed=0))
         return to_uint8(images).tolist()
 
@@ -374,7 +383,7 @@ class Trainer:
                 if now - t_window >= UPDATE_INTERVAL_S or step_in_epoch == steps_per_epoch - 1:
                     window_loss = float(window_sum) / window_steps  # the one host sync per update
                     if not math.isfinite(window_loss):
-                        raise TrainingError(self._nonfinite_message(window_loss))
+                        raise self._nonfinite_error(window_loss)
                     now = time.perf_counter()
                     elapsed = now - t_start
                     rate = window_images / max(now - t_window, 1e-9)
@@ -391,7 +400,7 @@ class Trainer:
 
             if stopped:
                 if not math.isfinite(float(loss_sum)):  # never overwrite the last good checkpoint with NaN
-                    raise TrainingError(self._nonfinite_message(float(loss_sum)))
+                    raise self._nonfinite_error(float(loss_sum))
                 # Save where in the epoch we are (its permutation too) so a resume continues exactly.
                 position = {"perm": perm.to("cpu", torch.int32), "step_in_epoch": step_in_epoch,
                             "loss_sum": float(loss_sum), "loss_count": loss_count}
@@ -400,7 +409,7 @@ class Trainer:
 
             train_loss = float(loss_sum) / max(loss_count, 1)
             if not math.isfinite(train_loss):
-                raise TrainingError(self._nonfinite_message(train_loss))
+                raise self._nonfinite_error(train_loss)
             val_loss = self.validation_loss(self.ema.model if self.ema is not None else self.model)
             self.scheduler.step()
             next_lr = self.optimizer.param_groups[0]["lr"]
@@ -425,7 +434,7 @@ class Trainer:
         self._emit(finished)
         return finished
 
-    def _nonfinite_message(self, value: float) -> str:
+    def _nonfinite_error(self, value: float) -> TrainingError:
         kept = f"; last good checkpoint kept at {self.last_checkpoint}" if self.last_checkpoint else ""
-        return (f"loss became {value} at step {self.global_step}: training stopped (try a lower --lr"
-                f" or turn bf16 off){kept}")
+        return TrainingError(f"loss became {value} at step {self.global_step}: training stopped (try a lower"
+                             f" {{field}} or turn bf16 off){kept}", field="lr", value=self.train_config.lr)

@@ -1,0 +1,73 @@
+"""A model loaded from a checkpoint for sampling, with the sampling it was saved with.
+
+Everything that samples a trained model goes through :class:`LoadedModel`: the CLI's ``sample`` and
+``eval``, the app and the trainer's previews. The model is prepared for inference once, where it is
+loaded, so sampling never changes a caller's module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import torch
+
+from tui_denoiser.core.checkpoint import build_from, configs_from, load_checkpoint
+from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
+from tui_denoiser.core.errors import CheckpointError, ConfigError
+from tui_denoiser.core.model import ConditionalDenoiser
+from tui_denoiser.core.sampling import SampleStep, sample
+from tui_denoiser.core.sampling_policy import default_sampling, model_sampling
+
+
+def prepare_for_inference(model: torch.nn.Module, device: str | torch.device | None = None) -> torch.nn.Module:
+    """Eval mode on ``device``; on a CPU also the channels-last layout, where oneDNN's convolutions are
+    faster at these sizes (benchmarks/sampling_speed.py). Weights keep their values."""
+    if device is not None:
+        model = model.to(device)
+    model = model.eval()
+    if next(model.parameters()).device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+@dataclass
+class LoadedModel:
+    """A model rebuilt from a checkpoint, in eval mode, ready to sample (never a training module)."""
+
+    model: ConditionalDenoiser
+    model_config: ModelConfig
+    train_config: TrainConfig
+    path: Path
+    epoch: int = 0
+    global_step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    has_ema: bool = False
+    sampling: SamplingConfig | None = None  # the model's own sampling; None: its recipe's defaults
+
+    def __post_init__(self) -> None:
+        if self.sampling is None:
+            self.sampling = default_sampling(self.model_config, self.train_config)
+
+    def sample(self, labels: Sequence[int] | torch.Tensor, config: SamplingConfig | None = None, *,
+               seed: int = 0) -> Iterator[SampleStep]:
+        """Yield every step of sampling ``labels`` (``config`` None: the model's own sampling)."""
+        return sample(self.model, labels, config or self.sampling, seed=seed,
+                      sigma_data=self.model_config.sigma_data)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu", *, ema: bool = True) -> LoadedModel:
+    """Load a checkpoint for sampling (EMA weights when present and ``ema``); errors are one line."""
+    path = Path(path).expanduser()
+    payload = load_checkpoint(path)
+    model_config, train_config = configs_from(payload, path)
+    try:
+        sampling = model_sampling(model_config, train_config, payload.get("sampling_config"))
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"{path} has an invalid sampling config: {exc}") from exc
+    model = prepare_for_inference(build_from(payload, path, ema=ema), device)
+    return LoadedModel(model=model, model_config=model_config, train_config=train_config, path=path,
+                       epoch=int(payload.get("epoch", 0)), global_step=int(payload.get("global_step", 0)),
+                       history=list(payload.get("history") or []), has_ema=payload.get("ema") is not None,
+                       sampling=sampling)
