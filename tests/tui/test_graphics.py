@@ -216,3 +216,18 @@ async def test_the_app_binds_zoom_and_smoothing_keys_only_in_true_pixel_mode(kit
     app = DenoiserApp(runs_root=tmp_path, warm_imports=False, start_mode="training")
     async with app.run_test(size=(80, 24)):
         assert not {"z", "i"} & set(app.active_bindings)
+
+
+@asynctest
+async def test_kitty_without_truecolour_puts_the_image_id_in_a_256_colour_index(kitty):
+    graphics.settings.kitty_8bit = True
+    app = OneDigit(28)
+    async with app.run_test(size=(80, 24)) as pilot:
+        big = app.query_one("#big", DigitImage)
+        big.set_image(_digit())
+        await pilot.pause()
+        (image_id,) = [i for i, (keys, _) in _images_sent(kitty).items() if keys["i"] == str(i)][:1]
+        assert 16 <= image_id <= 255
+        segments = list(big.render_line(0))
+        colours = {seg.style.color.number for seg in segments if "\U0010EEEE" in seg.text}
+        assert colours == {image_id}

@@ -96,6 +96,7 @@ class Settings:
     smooth: bool = False
     zoom: int = 8
     tmux: bool = False  # wrap Kitty escapes for tmux passthrough
+    kitty_8bit: bool = False  # no truecolour: placeholder cells carry the image id as a 256-colour index
     cell_px: tuple[int, int] = (10, 20)  # one cell's width and height in pixels
     write: Callable[[str], None] | None = None  # where Kitty escapes go (default: the real stdout)
     widgets: "weakref.WeakSet[Any]" = field(default_factory=weakref.WeakSet)
@@ -115,6 +116,7 @@ def prepare(requested: str = "auto", env: Mapping[str, str] | None = None) -> st
     mode = choose_graphics(env, requested, tmux_passthrough=passthrough)
     settings.mode = mode
     settings.tmux = in_tmux(env)
+    settings.kitty_8bit = env.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
     if mode in TRUE_PIXEL_MODES:
         # Imported here, not at start-up: textual-image queries the terminal when imported, and that
         # must happen before Textual reads stdin (and never in half-block mode).
@@ -128,7 +130,7 @@ def prepare(requested: str = "auto", env: Mapping[str, str] | None = None) -> st
 def reset() -> None:
     """Back to half blocks with default toggles (tests)."""
     settings.mode, settings.smooth, settings.zoom, settings.tmux = "halfblock", False, 8, False
-    settings.cell_px, settings.write = (10, 20), None
+    settings.cell_px, settings.write, settings.kitty_8bit = (10, 20), None, False
 
 
 def _refresh_all() -> None:
@@ -188,7 +190,7 @@ def _emit(sequence: str) -> None:
     if settings.write is not None:
         settings.write(sequence)
         return
-    out: IO[str] | None = sys.__stdout__
+    out: IO[str] | None = sys.__stderr__  # where Textual's driver writes, so the two stay in order
     if out is not None:
         out.write(sequence)
         out.flush()
@@ -201,8 +203,10 @@ def kitty_renderable(picture: Any, cols: int, rows: int) -> Any:
 
     class KittyImage(tgp.Image):
         def _send_image_to_terminal(self, width: int, height: int) -> None:
-            # 24-bit ids: the placeholder cells carry the id in their colour, with no fourth diacritic.
-            self.terminal_image_id = next(tgp.Image._image_id_counter) % 0xFFFFFF + 1
+            # The placeholder cells carry the id in their colour: 24 bits, or in a 256-colour terminal
+            # an index 16..255 (0..15 are theme colours that Textual may repaint).
+            n = next(tgp.Image._image_id_counter)
+            self.terminal_image_id = 16 + n % 240 if settings.kitty_8bit else n % 0xFFFFFF + 1
             data = self._image_data.scaled(width, height).to_base64()
             first = True
             while data:  # PNG (f=100) in base64, 4096 bytes a chunk; later chunks carry only m= (the spec)
@@ -219,6 +223,19 @@ def kitty_renderable(picture: Any, cols: int, rows: int) -> Any:
             if self.terminal_image_id:
                 _emit(f"{tgp._TGP_MESSAGE_START}a=d,d=I,i={self.terminal_image_id},q=2{tgp._TGP_MESSAGE_END}")
                 self.terminal_image_id = None
+
+        def _render_diacritics(self, width: int, height: int):
+            if not settings.kitty_8bit:
+                yield from super()._render_diacritics(width, height)
+                return
+            from rich.segment import Segment
+            from rich.style import Style
+
+            style = Style(color=f"color({self.terminal_image_id})")
+            marks = tgp._NUMBER_TO_DIACRITIC
+            for r in range(height):
+                line = "".join(f"{chr(tgp._PLACEHOLDER)}{chr(marks[r])}{chr(marks[c])}" for c in range(width))
+                yield Segment(line + "\n", style=style)
 
     return KittyImage(picture, cols, rows)
 
