@@ -44,7 +44,8 @@ def test_core_imports_no_ui_library():
 
 def test_light_modules_import_without_torch():
     light = ["tui_denoiser.core", "tui_denoiser.core.config", "tui_denoiser.core.events",
-             "tui_denoiser.core.errors", "tui_denoiser.core.paths"]
+             "tui_denoiser.core.errors", "tui_denoiser.core.paths", "tui_denoiser.core.sampling_policy",
+             "tui_denoiser.core.formatting"]
     loaded = _top_level(_modules_after_import(*light))
     assert "torch" not in loaded and "torchvision" not in loaded and "numpy" not in loaded
     assert not loaded & set(UI_LIBRARIES)
