@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from tui_denoiser.core.config import DATASETS, DEVICES, NOISE_MODES, RECIPES, SAMPLER_NAMES, STARTS
+from tui_denoiser.core.config import DATASETS, DEVICES, MAX_EVAL_PER_DIGIT, NOISE_MODES, RECIPES, SAMPLER_NAMES, STARTS
 from tui_denoiser.core.errors import ExplainedError, TrainingError, UserError
 from tui_denoiser.core.sampling_policy import KEEP
 
@@ -52,6 +52,7 @@ def _int_in(lo: int, hi: int | None, what: str):
 _positive_int = _int_in(1, None, "expected a positive integer")
 _non_negative_int = _int_in(0, None, "expected a non-negative integer")
 _digit = _int_in(0, 9, "digit must be 0..9")
+_eval_per_digit = _int_in(1, MAX_EVAL_PER_DIGIT, f"expected an integer in 1..{MAX_EVAL_PER_DIGIT}")
 
 
 def _number(text: str) -> float:
@@ -152,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     train.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
                        help="sample digits 0-9 at each epoch end")
+    train.add_argument("--eval-every", type=_positive_int, metavar="N",
+                       help="evaluate sample quality every N steps (default: at each epoch end and the run's end)")
+    train.add_argument("--eval-per-digit", type=_eval_per_digit, metavar="K",
+                       help="samples of each digit per quality evaluation (default 50)")
+    train.add_argument("--no-eval", dest="quality_eval", action="store_false", default=None,
+                       help="no sample-quality evaluation during training")
 
     sample = sub.add_parser("sample", help="sample a digit to .png, .gif or .npy")
     sample.add_argument("--digit", type=_digit, required=True)
@@ -204,6 +211,12 @@ def _default_checkpoint(given: str | None) -> Path:
     return paths.DEFAULT_MODEL
 
 
+def _eval_changes(args: argparse.Namespace) -> dict:
+    """The quality-evaluation flags that were given (a resume may change them too)."""
+    changes = {"quality_eval": args.quality_eval, "eval_every": args.eval_every, "eval_per_digit": args.eval_per_digit}
+    return {key: value for key, value in changes.items() if value is not None}
+
+
 def _train_configs(args: argparse.Namespace):
     recipe = RECIPES[args.recipe]
     changes = {
@@ -211,7 +224,7 @@ def _train_configs(args: argparse.Namespace):
         "noise_levels": args.noise_levels, "step_size": args.step_size, "gamma": args.gamma, "seed": args.seed,
         "device": args.device, "max_steps": args.max_steps, "noise": args.noise,
         "label_dropout": args.label_dropout, "ema_decay": args.ema, "bf16": args.bf16,
-        "channels_last": args.channels_last, "preview": args.preview,
+        "channels_last": args.channels_last, "preview": args.preview, **_eval_changes(args),
     }
     model_changes = {"channels": args.channels, "res_blocks": args.res_blocks}
     model = recipe.model.replace(**{k: v for k, v in model_changes.items() if v is not None})
@@ -243,6 +256,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         _, saved = configs_from(load_checkpoint(run_dir / "last.pt"), run_dir / "last.pt")
         train_config = resume_config(saved, epochs=args.epochs, max_steps=args.max_steps, device=args.device)
+        train_config = train_config.replace(**_eval_changes(args))
     else:
         run_dir = Path(args.run_dir).expanduser() if args.run_dir else new_run_dir()
         if (run_dir / "last.pt").exists():

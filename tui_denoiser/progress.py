@@ -11,10 +11,12 @@ from rich.table import Table
 
 from tui_denoiser.core import events as ev
 from tui_denoiser.core.formatting import format_duration
+from tui_denoiser.core.training_insight import quality_line, quality_short
 
 
 class TrainProgress:
-    """Turns trainer events into a rich progress bar (epoch, loss, LR, images/s, ETA) on stderr."""
+    """Turns trainer events into a rich progress bar (epoch, loss, LR, images/s, ETA, the latest sample
+    quality) on stderr, with a line per epoch and per quality evaluation."""
 
     def __init__(self, console: Console | None = None, name_of: Callable[[str], str] | None = None):
         self.console = console or Console(stderr=True)
@@ -26,6 +28,7 @@ class TrainProgress:
             TextColumn("loss {task.fields[loss]}"),
             TextColumn("lr {task.fields[lr]}"),
             TextColumn("{task.fields[rate]} img/s"),
+            TextColumn("{task.fields[quality]}"),
             TimeElapsedColumn(),
             TextColumn("ETA {task.fields[eta]}"),
             console=self.console,
@@ -33,6 +36,7 @@ class TrainProgress:
         )
         self.task = None
         self.started: ev.RunStarted | None = None
+        self.quality: ev.QualityEval | None = None  # the latest evaluation, for the summary
 
     def __enter__(self):
         self.progress.__enter__()
@@ -48,7 +52,7 @@ class TrainProgress:
             lr = event.lr_schedule[min(event.start_epoch, len(event.lr_schedule) - 1)]
             self.task = self.progress.add_task("train", total=total, completed=event.global_step,
                                                epoch=f"{event.start_epoch + 1}/{event.epochs}", loss="-",
-                                               lr=f"{lr:.2e}", rate="-", eta="-")
+                                               lr=f"{lr:.2e}", rate="-", eta="-", quality="")
             where = "resuming" if event.global_step else "training"
             fast = [name for name in ("bf16", "channels_last") if event.train_config.get(name)]
             how = f" ({' + '.join(fast).replace('_', '-')})" if fast else ""
@@ -60,6 +64,11 @@ class TrainProgress:
         elif isinstance(event, ev.EpochEnd):
             self.progress.console.print(f"epoch {event.epoch + 1}/{event.epochs}: train {event.train_loss:.4f}"
                                         f"  val {event.val_loss:.4f}  lr {event.lr:.2e}  {format_duration(event.elapsed_s)}")
+        elif isinstance(event, ev.QualityEval):
+            self.quality = event
+            if self.task is not None:
+                self.progress.update(self.task, quality=quality_short(event))
+            self.progress.console.print(f"quality at step {event.global_step}: {quality_line(event)}", soft_wrap=True)
         elif isinstance(event, ev.CheckpointSaved) and event.reason != "epoch":
             self.progress.console.print(f"checkpoint saved ({event.reason}): {event.path}")
         elif isinstance(event, ev.Warning_):
@@ -77,6 +86,9 @@ class TrainProgress:
             losses = f", train loss {result.final_train_loss:.4f}, val loss {result.final_val_loss:.4f}"
         self.console.print(f"{state} after {result.epochs_done} epochs, {result.global_step} steps in "
                            f"{format_duration(result.elapsed_s)}{losses}")
+        if self.quality is not None:
+            self.console.print(f"sample quality at step {self.quality.global_step}: {quality_line(self.quality)}",
+                               soft_wrap=True)
         if result.last_checkpoint:
             run_dir = Path(result.last_checkpoint).parent
             self.console.print(f"checkpoint: {result.last_checkpoint}")

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 
 import pytest
 import torch
 
 from tui_denoiser.core import events as ev
-from tui_denoiser.core.config import RECIPES, TrainConfig
+from tui_denoiser.core.checkpoint import load_checkpoint
+from tui_denoiser.core.config import RECIPES, ModelConfig, TrainConfig
+from tui_denoiser.core.data import load_split
 from tui_denoiser.core.errors import ConfigError
+from tui_denoiser.core.run_folder import METRICS_FILE
+from tui_denoiser.core.training import Trainer
 from tui_denoiser.core.training_insight import LOG_BINS, SigmaBins, sigma_bins
 
 
@@ -111,3 +117,120 @@ def test_old_train_configs_without_eval_fields_still_load():
     for key in ("quality_eval", "eval_every", "eval_per_digit"):
         data.pop(key)
     assert TrainConfig.from_dict(data) == TrainConfig()
+
+
+# -- wired into the trainer (tiny IDX data, no network) ------------------------------------------------
+
+
+TINY = ModelConfig(channels=(8, 16, 16))
+# 256 train images at batch 32: 8 steps an epoch; 5 samples a digit keeps each evaluation quick.
+BASE = TrainConfig(batch_size=32, epochs=2, lr=2e-3, device="cpu", preview=False, seed=3, eval_per_digit=5)
+
+
+@pytest.fixture(scope="module")
+def tiny_tensors(tiny_data_dir):
+    torch.set_num_threads(1)
+    return (*load_split("mnist", tiny_data_dir, train=True), *load_split("mnist", tiny_data_dir, train=False))
+
+
+def _train(run_dir, tensors, cfg=BASE, **kwargs):
+    got: list[ev.TrainEvent] = []
+    callback = kwargs.pop("callback", None)
+
+    def collect(event):
+        got.append(event)
+        if callback is not None:
+            callback(event)
+
+    result = Trainer(TINY, cfg, run_dir=run_dir, data=tensors, callback=collect, **kwargs).run()
+    return result, got
+
+
+def _records(run_dir):
+    return [json.loads(line) for line in (run_dir / METRICS_FILE).read_text().splitlines()]
+
+
+def test_a_tiny_run_writes_eval_and_loss_by_sigma_records(tmp_path, tiny_tensors):
+    run_dir = tmp_path / "run"
+    result, got = _train(run_dir, tiny_tensors)
+    assert result.kind == "finished"
+    records = _records(run_dir)
+    quality = [r for r in records if r["kind"] == "quality"]
+    by_sigma = [r for r in records if r["kind"] == "loss_by_sigma"]
+    # default: one evaluation at each epoch end (the run's end is the last epoch's end: not repeated)
+    assert [(q["epoch"], q["global_step"], q["at"]) for q in quality] == [(0, 8, "epoch"), (1, 16, "epoch")]
+    for q in quality:
+        assert 0 <= q["accuracy"] <= 1 and q["frechet"] >= 0 and q["frechet_floor"] >= 0
+        assert q["per_digit"] == 5 and q["sampler"] == "original" and q["model_calls"] == 10
+    assert [(r["epoch"], r["partial"]) for r in by_sigma] == [(0, False), (1, False)]
+    for r in by_sigma:
+        assert r["sigma"] == pytest.approx([t / 10 for t in range(1, 11)]) and len(r["edges"]) == 11
+        assert sum(r["count"]) == 256  # every training sample of the epoch, once
+        assert all((m is None) == (n == 0) for m, n in zip(r["loss"], r["count"]))
+    # the event order of an epoch end: epoch, loss by sigma, quality, then its checkpoint
+    kinds = [e.kind for e in got]
+    first_end = kinds.index("epoch")
+    assert kinds[first_end:first_end + 4] == ["epoch", "loss_by_sigma", "quality", "checkpoint"]
+    # the checkpoint's history carries the figures too (the app's resume and info read it)
+    history = load_checkpoint(run_dir / "last.pt")["history"]
+    assert history[-1]["accuracy"] == pytest.approx(quality[-1]["accuracy"])
+    assert all(ev.event_from_json(r).to_json() == r for r in records if r["kind"] in ("quality", "loss_by_sigma"))
+
+
+def test_the_evaluation_does_not_change_what_the_model_learns(tmp_path, tiny_tensors):
+    _train(tmp_path / "on", tiny_tensors, BASE.replace(epochs=1))
+    _train(tmp_path / "off", tiny_tensors, BASE.replace(epochs=1, quality_eval=False))
+    on, off = load_checkpoint(tmp_path / "on" / "last.pt"), load_checkpoint(tmp_path / "off" / "last.pt")
+    for key in on["model"]:
+        assert torch.equal(on["model"][key], off["model"][key]), key
+    assert not any(r["kind"] == "quality" for r in _records(tmp_path / "off"))
+
+
+def test_eval_every_n_steps_and_once_at_the_end(tmp_path, tiny_tensors):
+    run_dir = tmp_path / "run"
+    _train(run_dir, tiny_tensors, BASE.replace(eval_every=5, max_steps=12))
+    quality = [r for r in _records(run_dir) if r["kind"] == "quality"]
+    assert [(q["global_step"], q["at"]) for q in quality] == [(5, "step"), (10, "step"), (12, "end")]
+    partial = [r for r in _records(run_dir) if r["kind"] == "loss_by_sigma" and r["partial"]]
+    assert len(partial) == 1 and partial[0]["epoch"] == 1 and sum(partial[0]["count"]) == 4 * 32
+
+
+def test_a_stopped_run_skips_the_last_evaluation_and_keeps_its_bins_on_resume(tmp_path, tiny_tensors, monkeypatch):
+    run_dir = tmp_path / "run"
+    stop = threading.Event()
+
+    def stop_at_step_3(event):
+        if isinstance(event, ev.StepUpdate) and event.global_step >= 3:
+            stop.set()
+
+    monkeypatch.setattr("tui_denoiser.core.training.UPDATE_INTERVAL_S", 0.0)
+    _train(run_dir, tiny_tensors, BASE.replace(epochs=1), stop_event=stop, callback=stop_at_step_3)
+    records = _records(run_dir)
+    assert not any(r["kind"] == "quality" for r in records)
+    partial = [r for r in records if r["kind"] == "loss_by_sigma"]
+    assert len(partial) == 1 and partial[0]["partial"] and sum(partial[0]["count"]) == 3 * 32
+    Trainer(TINY, BASE.replace(epochs=1), run_dir=run_dir, data=tiny_tensors, resume=True).run()
+    whole = [r for r in _records(run_dir) if r["kind"] == "loss_by_sigma"][-1]
+    assert not whole["partial"] and sum(whole["count"]) == 256  # the 3 steps before the stop still count
+
+
+def test_another_dataset_trains_on_without_the_evaluation(tmp_path, tiny_tensors):
+    result, got = _train(tmp_path / "run", tiny_tensors, BASE.replace(dataset="fashion-mnist", epochs=1))
+    assert result.kind == "finished"
+    warnings = [e.message for e in got if isinstance(e, ev.Warning_)]
+    assert warnings == ["quality evaluation judges MNIST digits; it is off for fashion-mnist"]
+    assert not any(isinstance(e, ev.QualityEval) for e in got)
+
+
+def test_a_failing_evaluation_is_one_warning_and_training_goes_on(tmp_path, tiny_tensors, monkeypatch):
+    from tui_denoiser.core import training_insight
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("sampler exploded\nwith a traceback-like second line")
+
+    monkeypatch.setattr(training_insight.QualityMonitor, "evaluate", broken)
+    result, got = _train(tmp_path / "run", tiny_tensors)
+    assert result.kind == "finished" and result.epochs_done == 2
+    warnings = [e.message for e in got if isinstance(e, ev.Warning_)]
+    assert warnings == ["quality evaluation failed and is off for this run: sampler exploded"]
+

@@ -2,8 +2,9 @@
 
 Readable top to bottom: set up (device, seed, data, model, optimizer, EMA, resume) -> for each epoch,
 draw shuffled batches by index from the resident uint8 tensors, noise them, regress the clean image,
-report throttled step updates -> at epoch end validate, preview, checkpoint. It checks the stop and
-pause events every step, never prints, and turns every failure into a :class:`Failed` event.
+report throttled step updates -> at epoch end validate, preview, report the loss per noise level and
+the quality evaluation (core/training_insight.py), checkpoint. It checks the stop and pause events every
+step, never prints, and turns every failure into a :class:`Failed` event.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tui_denoiser.core.paths import default_data_dir
 from tui_denoiser.core.sampling_policy import model_sampling
 from tui_denoiser.core.run_folder import METRICS_FILE, end_partial_line
 from tui_denoiser.core.threads import cpu_threads
+from tui_denoiser.core.training_insight import QualityMonitor, SigmaBins, eval_settings, quality_unavailable
 
 UPDATE_INTERVAL_S = 0.25
 VAL_SEED = 1234
@@ -168,6 +170,8 @@ class Trainer:
             self.train_config = (resume_config(saved_train, epochs=passed.epochs, max_steps=passed.max_steps,
                                                device=passed.device) if passed is not None
                                  else resume_config(saved_train))
+            if passed is not None:  # how a resumed run is evaluated may change too
+                self.train_config = self.train_config.replace(**eval_settings(passed))
         self.model_config.validate()
         self.train_config.validate()
         cfg = self.train_config
@@ -197,6 +201,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, fused=fused, foreach=None if fused else True)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
         self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.sigma_bins = SigmaBins.for_config(cfg, self.device)
+        self.quality: QualityMonitor | None = None
         self.start_epoch = 0
         self.global_step = 0
         self.resume_position: dict[str, Any] | None = None
@@ -264,15 +270,52 @@ class Trainer:
         clone = copy.deepcopy(source).eval()
         return clone.to(memory_format=torch.contiguous_format)
 
+    def _sampling_loaded(self):
+        """A LoadedModel over a copy of the sampling weights, sampling as this run's checkpoints will."""
+        from tui_denoiser.core.inference import LoadedModel, prepare_for_inference
+
+        return LoadedModel(prepare_for_inference(self.sampling_model()), self.model_config, self.train_config,
+                           self.run_dir / "last.pt", sampling=self.sampling)
+
     def _preview(self) -> list[list[list[int]]]:
         from tui_denoiser.core.imaging import to_uint8
-        from tui_denoiser.core.inference import LoadedModel, prepare_for_inference
         from tui_denoiser.core.sampling import final_images
 
-        loaded = LoadedModel(prepare_for_inference(self.sampling_model()), self.model_config, self.train_config,
-                             self.run_dir / "last.pt", sampling=self.sampling)
-        images = final_images(loaded.sample(list(range(self.model_config.num_classes)), seed=0))
+        images = final_images(self._sampling_loaded().sample(list(range(self.model_config.num_classes)), seed=0))
         return to_uint8(images).tolist()
+
+    def _quality_monitor(self) -> QualityMonitor | None:
+        """The in-training evaluation with the real digits fitted once; None when off. A run it cannot
+        serve (another dataset, no classifier) trains on without it, after one warning line."""
+        cfg = self.train_config
+        if not cfg.quality_eval:
+            return None
+        reason = quality_unavailable(cfg, self.model_config)
+        if reason is None:
+            monitor = QualityMonitor(cfg, self.device, self.stop_event)
+            try:
+                monitor.prepare(self.test_x, self.test_y, self.train_x, self.train_y)
+                return monitor
+            except (UserError, RuntimeError, ValueError) as exc:
+                reason = f"quality evaluation is off: {_first_line(exc)}"
+        self._emit(ev.Warning_(reason))
+        return None
+
+    def _evaluate(self, epoch: int, at: str) -> float:
+        """One quality evaluation (a QualityEval event); returns its seconds. A failure turns the
+        evaluation off with one warning line: it never ends the run."""
+        t0 = time.perf_counter()
+        try:
+            result = self.quality.evaluate(self._sampling_loaded(), epoch, self.global_step, at)
+        except Exception as exc:  # noqa: BLE001 - an insight, not the training: keep training without it
+            self.quality = None
+            self._emit(ev.Warning_(f"quality evaluation failed and is off for this run: {_first_line(exc)}"))
+            return time.perf_counter() - t0
+        if result is not None:
+            self._emit(result)
+            if at == "epoch" and self.history:
+                self.history[-1].update(accuracy=result.accuracy, frechet=result.frechet)
+        return time.perf_counter() - t0
 
     @torch.no_grad()
     def validation_loss(self, model: torch.nn.Module) -> float:
@@ -311,6 +354,7 @@ class Trainer:
         self._emit(ev.RunStarted(str(self.run_dir), self.device.type, device_name(self.device), cfg.epochs,
                                  steps_per_epoch, self.start_epoch, self.global_step, schedule,
                                  self.model_config.to_dict(), cfg.to_dict(), list(self.history)))
+        self.quality = self._quality_monitor()
         autocast = cfg.bf16 and self.device.type != "mps"
         null_label = self.model_config.num_classes
         t_start = time.perf_counter()
@@ -323,6 +367,7 @@ class Trainer:
         while epoch < cfg.epochs and not stopped:
             position = self.resume_position
             self.resume_position = None
+            self.sigma_bins.load_state(position)  # a resumed epoch keeps its loss-by-sigma bins
             if position is not None:
                 perm = position["perm"].to(self.device, torch.long)
                 first = int(position["step_in_epoch"])
@@ -366,6 +411,7 @@ class Trainer:
                     loss = F.mse_loss(pred.float(), x0)
                 else:
                     loss = ((pred.float() - x0).pow(2).mean(dim=(1, 2, 3)) * weights).mean()
+                self.sigma_bins.add_batch(sigma, pred, x0, weights)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
@@ -395,6 +441,8 @@ class Trainer:
                     window_sum = torch.zeros((), device=self.device)
                     window_steps = window_images = 0
                     t_window = now
+                if self.quality is not None and self.quality.due_after_step(self.global_step):
+                    t_window += self._evaluate(epoch, "step")  # images/s counts training only
             else:
                 step_in_epoch = steps_per_epoch
 
@@ -403,7 +451,7 @@ class Trainer:
                     raise self._nonfinite_error(float(loss_sum))
                 # Save where in the epoch we are (its permutation too) so a resume continues exactly.
                 position = {"perm": perm.to("cpu", torch.int32), "step_in_epoch": step_in_epoch,
-                            "loss_sum": float(loss_sum), "loss_count": loss_count}
+                            "loss_sum": float(loss_sum), "loss_count": loss_count, **self.sigma_bins.state()}
                 self._save(epoch, self.stop_reason, position)
                 break
 
@@ -423,18 +471,37 @@ class Trainer:
             rate = steps_this_run * cfg.batch_size / max(elapsed, 1e-9)
             self._emit(ev.EpochEnd(epoch, cfg.epochs, self.global_step, train_loss, val_loss, lr, next_lr, elapsed,
                                    eta, rate, preview))
+            self._emit(self.sigma_bins.event(epoch, self.global_step))
+            self.sigma_bins.reset()
+            if self.quality is not None and self.quality.at_epoch_end:
+                self._evaluate(epoch, "epoch")
             epoch += 1
             self._save(epoch, "epoch")
             if cfg.max_steps is not None and self.global_step >= cfg.max_steps:
                 stopped = epoch < cfg.epochs
                 break
 
+        self._end_insight(epoch, steps_this_run)
         finished = ev.Finished(epoch, self.global_step, time.perf_counter() - t_start, stopped,
                                self.last_checkpoint, train_loss, val_loss)
         self._emit(finished)
         return finished
 
+    def _end_insight(self, epoch: int, steps_this_run: int) -> None:
+        """The run's end: the loss by sigma of an epoch cut short, and a last evaluation unless a person
+        or a signal stopped the run (they want it to end now) or the last step was just evaluated."""
+        if not self.sigma_bins.empty:
+            self._emit(self.sigma_bins.event(epoch, self.global_step, partial=True))
+        if (self.quality is not None and steps_this_run > 0 and not self.stop_event.is_set()
+                and self.quality.last_step != self.global_step):
+            self._evaluate(min(epoch, self.train_config.epochs - 1), "end")
+
     def _nonfinite_error(self, value: float) -> TrainingError:
         kept = f"; last good checkpoint kept at {self.last_checkpoint}" if self.last_checkpoint else ""
         return TrainingError(f"loss became {value} at step {self.global_step}: training stopped (try a lower"
                              f" {{field}} or turn bf16 off){kept}", field="lr", value=self.train_config.lr)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -124,6 +124,11 @@ class SigmaBins:
 
 # -- quality during training -----------------------------------------------------------------------
 
+def eval_settings(cfg: TrainConfig) -> dict[str, Any]:
+    """The evaluation fields of ``cfg``: the part of a config that a resumed run may change."""
+    return {"quality_eval": cfg.quality_eval, "eval_every": cfg.eval_every, "eval_per_digit": cfg.eval_per_digit}
+
+
 def quality_unavailable(cfg: TrainConfig, model_config: ModelConfig) -> str | None:
     """Why the in-training evaluation cannot run for this run (one line), or None when it can."""
     from tui_denoiser.core import paths
@@ -225,6 +230,21 @@ class QualityMonitor:
         sampler = sampling.sampler if sampling is not None else str(getattr(loaded, "default_sampler", ""))
         return ev.QualityEval(epoch, global_step, accuracy, frechet, self.floor, self.per_digit,
                               time.perf_counter() - t0, sampler, int(calls), at, judges)
+
+
+def quality_line(event: ev.QualityEval) -> str:
+    """One evaluation in words, for the CLI's progress and summary and the app's log."""
+    extra = ""
+    if event.judges:
+        extra = "; " + ", ".join(f"{name} {scores['frechet']:.2f}" for name, scores in event.judges.items()
+                                 if scores.get("frechet") is not None)
+    return (f"accuracy {100 * event.accuracy:.1f} %, Frechet {event.frechet:.3g} (floor {event.frechet_floor:.3g})"
+            f"{extra}, {event.per_digit} a digit in {event.seconds:.1f} s")
+
+
+def quality_short(event: ev.QualityEval) -> str:
+    """The progress bar's column, kept short for 80 columns: "19% FD 50.2" (accuracy, Frechet)."""
+    return f"{100 * event.accuracy:.0f}% FD {event.frechet:.3g}"
 
 
 def _extra_judges(classifier, device: torch.device) -> list[Any]:
