@@ -207,7 +207,7 @@ async def test_the_app_binds_zoom_and_smoothing_keys_only_in_true_pixel_mode(kit
 
     app = DenoiserApp(runs_root=tmp_path, warm_imports=False, start_mode="training")
     async with app.run_test(size=(80, 24)) as pilot:
-        assert {"z", "i"} <= set(app.active_bindings)
+        assert {"z", "b"} <= set(app.active_bindings)
         await app.run_action("graphics('zoom')")
         await app.run_action("graphics('smooth')")
         await pilot.pause()
@@ -215,7 +215,7 @@ async def test_the_app_binds_zoom_and_smoothing_keys_only_in_true_pixel_mode(kit
     graphics.reset()
     app = DenoiserApp(runs_root=tmp_path, warm_imports=False, start_mode="training")
     async with app.run_test(size=(80, 24)):
-        assert not {"z", "i"} & set(app.active_bindings)
+        assert not {"z", "b"} & set(app.active_bindings)
 
 
 @asynctest

@@ -62,7 +62,7 @@ class DenoiserApp(App[None]):
         self.sampling_screen: SamplingScreen | None = None
         self.add_mode("training", self._make_training)
         self.add_mode("sampling", self._make_sampling)
-        graphics.bind_keys(self)  # z and i, in true-pixel mode only
+        graphics.bind_keys(self)  # z and b, in true-pixel mode only
 
     def _make_training(self) -> Screen:
         self.training_screen = TrainingScreen(data_dir=self.data_dir, runs_root=self.runs_root,

@@ -13,7 +13,7 @@ terminal's answers from stdin, which Textual's input thread owns once the app ru
 
 In a true-pixel mode each image keeps the cell box the layout gives it and is drawn inside it at an
 integer scale: the large digits (28 px boxes and up) at 8x or 4x (``z`` toggles), thumbnails as large as
-fits; ``i`` toggles smooth (bilinear) scaling and nearest neighbour.
+fits; ``b`` toggles smooth (bilinear) scaling and nearest neighbour.
 """
 
 from __future__ import annotations
@@ -118,13 +118,51 @@ def prepare(requested: str = "auto", env: Mapping[str, str] | None = None) -> st
     settings.tmux = in_tmux(env)
     settings.kitty_8bit = env.get("COLORTERM", "").lower() not in ("truecolor", "24bit")
     if mode in TRUE_PIXEL_MODES:
-        # Imported here, not at start-up: textual-image queries the terminal when imported, and that
-        # must happen before Textual reads stdin (and never in half-block mode).
-        from textual_image._terminal import get_cell_size
-
-        size = get_cell_size()
-        settings.cell_px = (max(1, size.width), max(1, size.height))
+        settings.cell_px = _load_textual_image()
     return mode
+
+
+def _load_textual_image() -> tuple[int, int]:
+    """Import textual-image before Textual owns stdin, asking the terminal only for its cell size.
+
+    On import, textual-image also asks the terminal whether it speaks Sixel or the Kitty protocol. We
+    have chosen already, and a late answer (tmux answers some, after textual-image stopped waiting)
+    would reach Textual as key presses (it opened the help screen). So the import sees no terminal,
+    and whatever the terminal still answers is discarded before the app starts.
+    """
+    from textual_image._terminal import get_cell_size
+
+    size = get_cell_size()  # cached: later calls (the widgets) ask nothing
+    real = sys.__stdout__
+
+    class _NotATerminal:
+        def isatty(self) -> bool:
+            return False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    sys.__stdout__ = _NotATerminal()  # type: ignore[misc, assignment]
+    try:
+        import textual_image.renderable  # noqa: F401
+        import textual_image.widget  # noqa: F401
+    finally:
+        sys.__stdout__ = real  # type: ignore[misc]
+    _discard_pending_input()
+    return max(1, size.width), max(1, size.height)
+
+
+def _discard_pending_input() -> None:
+    stdin = sys.__stdin__
+    try:
+        if stdin is not None and stdin.isatty():
+            import termios
+            import time
+
+            time.sleep(0.05)
+            termios.tcflush(stdin.fileno(), termios.TCIFLUSH)
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def reset() -> None:
@@ -248,7 +286,7 @@ def key_bindings() -> list:
         return []
     return [Binding("z", "graphics('zoom')", "Zoom 4x/8x", show=False,
                     tooltip="True pixels: show the large digit at 4x or 8x its size"),
-            Binding("i", "graphics('smooth')", "Smooth/sharp", show=False,
+            Binding("b", "graphics('smooth')", "Smooth/sharp", show=False,
                     tooltip="True pixels: smooth (bilinear) scaling or nearest neighbour")]
 
 
