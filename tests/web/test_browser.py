@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -160,3 +161,20 @@ def _app_processes(server_pid: int) -> list[int]:
 
     return [pid for pid, cmd in commands.items() if "--graphics halfblock" in cmd and "-c" not in cmd.split()
             and descends(pid)]
+
+
+def test_ctrl_c_with_a_tab_open_ends_the_server_and_the_tabs_app(served):
+    url, proc = served
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 500})
+            page.goto(url)
+            page.wait_for_selector("body.-first-byte", timeout=30_000)
+            apps = _app_processes(proc.pid)
+            assert apps
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=20) == 0  # not aiohttp's minute-long wait for open websockets
+            _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in apps), 10, "the tab's app to end")
+        finally:
+            browser.close()

@@ -119,6 +119,26 @@ def make_server(host: str, port: int, app_args: Sequence[str], *, public: bool, 
         def initialize_logging(self) -> None:
             logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
 
+        tabs: set[asyncio.Task] = set()
+
+        async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+            task = asyncio.current_task()
+            if task is not None:
+                self.tabs.add(task)
+            try:
+                return await super().handle_websocket(request)
+            finally:
+                self.tabs.discard(task)
+
+        async def on_shutdown(self, app: web.Application) -> None:
+            # aiohttp would wait up to a minute for open tabs; end them now: each closes its websocket
+            # and sends its app textual-serve's quit, then waits for the app to end.
+            tabs = [task for task in self.tabs if not task.done()]
+            for task in tabs:
+                task.cancel()
+            if tabs:
+                await asyncio.wait(tabs, timeout=15)
+
         async def on_startup(self, app: web.Application) -> None:
             pass  # textual-serve prints its logo here, before the port is open; we print once it is
 
@@ -135,11 +155,10 @@ def make_server(host: str, port: int, app_args: Sequence[str], *, public: bool, 
                 for line in start_lines(host, port, loopback, public):
                     print(line, flush=True)
 
-            try:
-                web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
-                            print=listening)
-            finally:
-                loop.close()
+            # The loop is left open, as textual-serve does: a tab's app that is still ending when the
+            # server stops is reaped through it (closing it printed a traceback for that process).
+            web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
+                        print=listening)
 
         async def _make_app(self) -> web.Application:
             app = await super()._make_app()
