@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from tui_denoiser.core import paths
-from tui_denoiser.core.checkpoint import load_model
 from tui_denoiser.core.classifier import load_classifier
+from tui_denoiser.core.config import SamplingConfig
 from tui_denoiser.core.data import load_split
 from tui_denoiser.core.imaging import to_uint8
+from tui_denoiser.core.inference import load_model
 from tui_denoiser.core.judges import FILES, classifier_judge, load_judge
 from tui_denoiser.core.quality import score_samples
 from tui_denoiser.core.sampling import sample
@@ -37,10 +38,11 @@ KEYS = ("sampler", "steps", "guidance", "interval", "sigma_min", "sigma_max", "s
 
 
 def parse_setting(text: str, loaded) -> dict:
-    """The model's defaults overridden by ``key=value`` pairs."""
-    sigma_min, sigma_max = loaded.sampling_range
-    s = {"sampler": loaded.default_sampler, "steps": loaded.default_steps, "guidance": loaded.default_guidance,
-         "interval": loaded.guidance_interval, "sigma_min": sigma_min, "sigma_max": sigma_max, "start": "pure"}
+    """The model's own sampling config overridden by ``key=value`` pairs, as a plain dict."""
+    base = loaded.sampling
+    s = {"sampler": base.sampler, "steps": base.steps, "guidance": base.guidance,
+         "interval": base.guidance_interval, "sigma_min": base.sigma_min, "sigma_max": base.sigma_max,
+         "start": base.start}
     for part in filter(None, text.split(",")):
         key, _, value = part.partition("=")
         if key not in KEYS:
@@ -56,16 +58,21 @@ def parse_setting(text: str, loaded) -> dict:
     return s
 
 
+def to_config(loaded, s: dict) -> SamplingConfig:
+    return loaded.sampling.replace(sampler=s["sampler"], steps=s["steps"], guidance=s["guidance"],
+                                   guidance_interval=s["interval"], sigma_min=s["sigma_min"],
+                                   sigma_max=s["sigma_max"], start=s["start"])
+
+
 def draw(loaded, setting: dict, per_digit: int, seed: int, batch_size: int = 500) -> tuple[np.ndarray, int, float]:
     labels = torch.arange(10).repeat(per_digit)
+    config = to_config(loaded, setting)
     out, calls = [], 0
     t0 = time.perf_counter()
     for b, start in enumerate(range(0, labels.shape[0], batch_size)):
         last = None
-        for last in sample(loaded.model, labels[start:start + batch_size], sampler=setting["sampler"],
-                           steps=setting["steps"], sigma_max=setting["sigma_max"], sigma_min=setting["sigma_min"],
-                           seed=seed + b, guidance=setting["guidance"], grid=loaded.grid, start=setting["start"],
-                           sigma_data=loaded.model_config.sigma_data, guidance_interval=setting["interval"]):
+        for last in sample(loaded.model, labels[start:start + batch_size], config, seed=seed + b,
+                           sigma_data=loaded.model_config.sigma_data):
             pass
         out.append(to_uint8(torch.nan_to_num(last.images.float(), nan=0.0, posinf=1.0, neginf=-1.0)))
         calls = last.model_calls

@@ -210,3 +210,45 @@ def test_separable_blur_equals_torchvisions_gaussian_blur():
     for sigma in evl.BLUR_SIGMAS:
         k = evl.blur_kernel_size(sigma)
         assert torch.allclose(evl.gaussian_blur(x, sigma), tv_blur(x, [k, k], [sigma, sigma]), atol=1e-5)
+
+
+def test_evaluate_reports_every_judge_the_speck_rate_and_the_ink_ratio(tiny_checkpoint, tiny_data_dir):
+    from tui_denoiser.core import artefacts
+    from tui_denoiser.core.judges import AutoencoderJudge, Judge, MlpJudge
+    from tui_denoiser.core.quality import QualityScores
+
+    loaded = load_model(tiny_checkpoint)
+    torch.manual_seed(0)
+    classifier = MnistClassifier({"channels": [4, 8, 8], "feature_dim": 16}).eval()
+    judges = [Judge("mlp", MlpJudge().eval(), held_out=True), Judge("autoencoder", AutoencoderJudge().eval(),
+                                                                    held_out=True)]
+    test_x, test_y = load_split("mnist", tiny_data_dir, train=False)
+    train_x, train_y = load_split("mnist", tiny_data_dir, train=True)
+    real_sample = loaded.sample
+
+    def one_dot(labels, config=None, **kw):  # every sample: blank but for one full pixel, a speck
+        steps = list(real_sample(labels, config, **kw))
+        dot = torch.full_like(steps[-1].images, -1.0)
+        dot[:, :, 3, 3] = 1.0
+        steps[-1].images = dot
+        return iter(steps)
+
+    loaded.sample = one_dot
+    report = evl.evaluate(loaded, classifier, test_x, test_y, train_x, train_y, per_digit=3, psnr_images=0,
+                          judges=judges)
+    q = QualityScores.from_json(json.loads(json.dumps(report.to_json()))["quality"])
+    assert [j.judge for j in q.judges] == ["classifier", "mlp", "autoencoder"]
+    assert [j.held_out for j in q.judges] == [False, True, True]
+    first = q.judges[0]
+    assert (first.accuracy, first.frechet, first.frechet_floor, first.diversity) == \
+        (report.accuracy, report.frechet, report.frechet_floor, report.diversity)
+    assert q.judges[1].accuracy is not None and q.judges[2].accuracy is None
+    for j in q.judges:
+        assert j.diversity == pytest.approx(0.0, abs=1e-9) and j.frechet > 0 and j.frechet_floor > 0
+    assert q.speck_rate == 1.0
+    assert q.speck_rate_real == pytest.approx(artefacts.speck_rate(test_x))
+    assert q.ink_ratio == pytest.approx(1.0 / artefacts.mean_ink(test_x, test_y), rel=1e-6)
+    text = evl.format_report(report)
+    for word in ("classifier", "mlp", "autoencoder", "Specks", "Ink", "held out"):
+        assert word in text
+    assert max(len(line) for line in text.splitlines()) <= 80, text

@@ -94,6 +94,8 @@ class EvalReport:
     classifier_accuracy: float | None = None  # the classifier's own test accuracy, from its file
     device: str = "cpu"
     guidance_interval: list[float] | None = None  # noise levels where guidance applied; None = all
+    # Every judge (the classifier first, then the held-out ones), specks and ink: QualityScores.to_json()
+    quality: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -253,8 +255,12 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
              train_images: torch.Tensor, train_labels: torch.Tensor | None = None, *, per_digit: int = 100,
              sampler: str | None = None, steps: int | None = None, guidance: float | None = None,
              guidance_interval: Any = KEEP, seed: int = 0, batch_size: int = 500, psnr_images: int = 1000, psnr_levels: Sequence[float] = PSNR_LEVELS,
-             callback: Callable[[EvalProgress], None] | None = None) -> EvalReport:
+             callback: Callable[[EvalProgress], None] | None = None,
+             judges: Sequence[Any] = ()) -> EvalReport:
     """Measure ``loaded`` (a :class:`LoadedModel`) with ``classifier``; see the module docstring.
+
+    ``judges`` (:class:`~tui_denoiser.core.judges.Judge`, e.g. the held-out ones) score the same samples
+    beside the classifier; the report's ``quality`` holds every judge, the speck rate and the ink ratio.
 
     ``test_images``/``train_images`` are uint8 (N,28,28) real digits; ``train_labels`` (optional) makes
     the floor's training digits class-balanced too. The classifier is put in eval mode. Samples are
@@ -315,7 +321,7 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
 
     sample_feats, preds = classifier_outputs(classifier, samples_t, batch_size, feat_progress(done))
     done += n
-    ref_feats, _ = classifier_outputs(classifier, to_model_range(test_images[ref_idx].cpu()), batch_size,
+    ref_feats, ref_preds = classifier_outputs(classifier, to_model_range(test_images[ref_idx].cpu()), batch_size,
                                       feat_progress(done))
     done += count
     floor_feats, _ = classifier_outputs(classifier, to_model_range(train_images[floor_idx].cpu()), batch_size,
@@ -329,7 +335,18 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
     spread_real = within_class_spread(ref_feats, test_labels[ref_idx])
     diversity = spread_samples / spread_real if spread_real > 0 else 0.0
 
-    # 3. Denoising PSNR on real test digits, one model call per level.
+    # 3. The held-out judges, specks and ink on the same samples and the same real digits.
+    from tui_denoiser.core.judges import TUNING_JUDGE
+    from tui_denoiser.core.quality import JudgeScore, score_samples
+
+    samples_u8 = ((samples_t + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)[:, 0]
+    quality = score_samples(samples_u8, labels, judges, test_images, test_labels, train_images, train_labels,
+                            per_digit=per_digit, seed=seed, batch_size=batch_size)
+    quality.judges.insert(0, JudgeScore(
+        TUNING_JUDGE, False, float(correct.float().mean()), per_digit_acc, frechet, frechet_floor,
+        float(diversity), real_accuracy=float((ref_preds == test_labels[ref_idx]).float().mean())))
+
+    # 4. Denoising PSNR on real test digits, one model call per level.
     rows = denoising_psnr(loaded.model, test_images, test_labels, count=psnr_images, levels=psnr_levels, seed=seed,
                           batch_size=batch_size, progress=lambda d, t: report("denoising", d, t))
 
@@ -345,7 +362,7 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
         psnr_images=min(psnr_images, int(test_images.shape[0])), model_calls_per_sample=int(calls),
         sampling_seconds=sampling_seconds, wall_seconds=time.perf_counter() - t_start,
         classifier_accuracy=None if classifier_acc is None else float(classifier_acc),
-        device=str(next(loaded.model.parameters()).device))
+        device=str(next(loaded.model.parameters()).device), quality=quality.to_json())
 
 
 @torch.no_grad()
@@ -393,8 +410,10 @@ def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
              classifier_path: str | Path | None = None, per_digit: int = 100, sampler: str | None = None,
              steps: int | None = None, guidance: float | None = None, guidance_interval: Any = KEEP, seed: int = 0,
              device: str = "cpu", psnr_images: int = 1000, callback: Callable[[EvalProgress], None] | None = None,
-             download: bool = True) -> EvalReport:
+             download: bool = True, held_out: bool = True) -> EvalReport:
     """Load the checkpoint, the classifier and MNIST (``data_dir``, default the cache), then :func:`evaluate`.
+
+    ``held_out``: also score on every shipped held-out judge (``core/judges.py``) that is installed.
 
     ``download=False`` never touches the network (missing data is a DataError). Bad input raises one-line :class:`UserError` subclasses (CheckpointError, DataError, ConfigError).
     """
@@ -402,6 +421,7 @@ def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
     from tui_denoiser.core.data import load_split
     from tui_denoiser.core.devices import pick_device
     from tui_denoiser.core.inference import load_model
+    from tui_denoiser.core.judges import shipped_judges
 
     if device not in ("auto", "cpu", "cuda", "mps"):
         raise ConfigError(f"device must be one of auto, cpu, cuda, mps, got {device!r}")
@@ -417,7 +437,8 @@ def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
     train_x, train_y = load_split("mnist", root, train=True, download=download)
     return evaluate(loaded, classifier, test_x, test_y, train_x, train_y, per_digit=per_digit, sampler=sampler,
                     steps=steps, guidance=guidance, guidance_interval=guidance_interval, seed=seed,
-                    psnr_images=psnr_images, callback=callback)
+                    psnr_images=psnr_images, callback=callback,
+                    judges=shipped_judges(classifier, dev)[1:] if held_out else ())
 
 
 # -- text ---------------------------------------------------------------------------------------------
@@ -429,20 +450,27 @@ def format_report(report: EvalReport) -> str:
         f"Sample quality of {r.checkpoint} (epoch {r.epoch})",
         f"  sampler {r.sampler}, {r.steps} steps, guidance {r.guidance:g}"
         f"{' at noise %g..%g' % tuple(r.guidance_interval) if r.guidance_interval and r.guidance != 1 else ''}, "
-        f"{r.model_calls_per_sample} model calls "
-        f"per sample; {r.num_samples} samples ({r.per_digit} per digit), seed {r.seed}, {r.device}",
-        f"  sampling {r.sampling_seconds:.1f} s, total {r.wall_seconds:.1f} s",
+        f"{r.model_calls_per_sample} model calls per sample",
+        f"  {r.num_samples} samples ({r.per_digit} per digit), seed {r.seed}, {r.device}; "
+        f"sampling {r.sampling_seconds:.1f} s, total {r.wall_seconds:.1f} s",
         "",
-        f"  Conditional accuracy  {100 * r.accuracy:6.2f} %   share the classifier reads as the asked digit"
-        + (f" (classifier: {100 * r.classifier_accuracy:.2f} % on real test digits)"
-           if r.classifier_accuracy is not None else ""),
+        f"  Conditional accuracy  {100 * r.accuracy:6.2f} %   share the classifier reads as the asked digit",
+    ]
+    if r.classifier_accuracy is not None:
+        lines.append(f"                                   (classifier: {100 * r.classifier_accuracy:.2f} % on real "
+                     f"test digits)")
+    lines += [
         "    digit     " + " ".join(f"{d:>5d}" for d in range(10)),
         "    accuracy  " + " ".join(f"{100 * a:5.1f}" for a in r.per_digit_accuracy),
-        f"  Frechet distance      {r.frechet:8.3f}   classifier features vs {r.reference_count} real test digits; "
-        f"lower is better (real-vs-real floor {r.frechet_floor:.3f})",
-        f"  Diversity             {r.diversity:8.3f}   within-digit feature spread / real digits' "
-        f"({r.diversity_samples:.3f} / {r.diversity_real:.3f}); 1 = as varied as real",
+        f"  Frechet distance      {r.frechet:8.3f}   classifier features vs {r.reference_count} real test",
+        f"                                   digits; lower is better (floor {r.frechet_floor:.3f})",
+        f"  Diversity             {r.diversity:8.3f}   within-digit feature spread / real digits'",
+        f"                                   ({r.diversity_samples:.3f} / {r.diversity_real:.3f}); 1 = as varied",
     ]
+    if r.quality:
+        from tui_denoiser.core.quality import QualityScores, format_quality
+
+        lines += [""] + format_quality(QualityScores.from_json(r.quality))
     if r.psnr:
         lines += ["", f"  Denoising PSNR (dB) on {r.psnr_images} real test digits, one model call:",
                   f"    {'sigma':>5}  {'noisy':>6}  {'blur':>6}  {'(blur σ)':>8}  {'model':>6}  {'gain':>6}"]

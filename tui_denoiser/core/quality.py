@@ -126,3 +126,23 @@ def score_samples(samples: torch.Tensor, labels: torch.Tensor, judges: Sequence,
                          speck_rate_real=artefacts.speck_rate(test_images.cpu()),
                          ink_ratio=artefacts.ink_ratio(samples, test_images.cpu(), labels, test_labels.cpu()),
                          reference_count=int(ref_idx.shape[0]))
+
+
+def format_quality(q: QualityScores) -> list[str]:
+    """The judges table, the speck rate and the ink ratio as plain lines of at most 80 columns."""
+    lines = [f"  Judges (Frechet: samples vs {q.reference_count} real test digits; floor: real vs real)",
+             f"    {'judge':<12} {'held out':<8} {'accuracy':>9} {'Frechet':>8} {'floor':>7} {'ratio':>6} "
+             f"{'diversity':>9}"]
+    for j in q.judges:
+        acc = "-" if j.accuracy is None else f"{100 * j.accuracy:.2f} %"
+        lines.append(f"    {j.judge:<12} {'yes' if j.held_out else 'no':<8} {acc:>9} {j.frechet:8.3f} "
+                     f"{j.frechet_floor:7.3f} {j.frechet_ratio:5.2f}x {j.diversity:9.3f}")
+    real_acc = [f"{j.judge} {100 * j.real_accuracy:.2f} %" for j in q.judges if j.real_accuracy is not None]
+    if real_acc:
+        lines.append("    (accuracy on the same real test digits: " + ", ".join(real_acc) + ")")
+    lines.append(f"  Specks  {100 * q.speck_rate:.2f} % of samples, {100 * q.speck_rate_real:.2f} % of real "
+                 f"digits ({q.speck_ratio:.2f}x)")
+    lines.append(f"          an isolated 8-connected blob of <= {artefacts.SPECK_MAX_PIXELS} pixels above "
+                 f"{artefacts.SPECK_THRESHOLD}/255")
+    lines.append(f"  Ink     {q.ink_ratio:.3f}x real digits' (mean total intensity per digit, by class)")
+    return lines
