@@ -16,19 +16,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Static, TabbedContent, TabPane
+from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_denoiser.core.errors import UserError
 from tui_denoiser.core.events import Failed, Finished, RunStarted, TrainEvent
 from tui_denoiser.tui.components.run_buttons import BUSY_STATES, RunButtons, key_allowed
+from tui_denoiser.tui.components.train_tabs import train_tabs
 from tui_denoiser.tui.messages import TrainerCrashed, TrainingEventMessage, TrainingStepMessage, training_message
+from tui_denoiser.tui.screens.training_insight import INSIGHT_BINDINGS, InsightScreen
 from tui_denoiser.tui.screens.training_view import RunDashboard
 from tui_denoiser.tui.widgets.event_log import EventLog
 from tui_denoiser.tui.widgets.loss_chart import LossChart
 from tui_denoiser.tui.widgets.lr_panel import LRPanel
-from tui_denoiser.tui.widgets.preview_grid import PreviewGrid
 from tui_denoiser.tui.widgets.run_progress import RunProgress
 from tui_denoiser.tui.widgets.too_small import TooSmall
 from tui_denoiser.tui.widgets.train_form import TrainForm
@@ -36,7 +36,7 @@ from tui_denoiser.tui.widgets.train_form import TrainForm
 WATCH_TOKEN = -1  # the run token of events read back from a watched folder
 
 
-class TrainingScreen(Screen):
+class TrainingScreen(InsightScreen):
     """Drives one trainer at a time; ``train_overrides`` fixes TrainConfig fields the form lacks
     (tests and smoke runs use it for ``max_steps`` or tiny epochs)."""
 
@@ -46,10 +46,11 @@ class TrainingScreen(Screen):
         Binding("p", "pause", "Pause", tooltip="Pause or resume the run"),
         Binding("x", "stop", "Stop", tooltip="Stop the run (it saves a checkpoint first)"),
         Binding("c", "continue_run", "Continue", tooltip="Continue the latest run from its last checkpoint"),
-        Binding("l", "toggle_log", "Log", tooltip="Loss chart: switch between linear and log scale"),
+        Binding("l", "toggle_log", "Log", tooltip="Loss and σ-loss charts: linear or log scale"),
         Binding("w", "watch_folder", "Watch a run folder", show=False,
                 tooltip="Watch a run folder (a headless run, live or finished)"),
         Binding("escape", "leave_field", "Leave field", show=False, tooltip="Leave a form field so the letter keys act"),
+        *INSIGHT_BINDINGS,
     ]
 
     # idle: nothing ran yet; running/paused/stopping: a worker is alive; done: a run ended (it can be
@@ -84,13 +85,7 @@ class TrainingScreen(Screen):
                     yield RunButtons(id="train-buttons")
                     yield RunProgress(id="progress")
                     yield LRPanel(id="lr")
-            with TabbedContent(id="train-tabs"):
-                with TabPane("Loss", id="tab-loss"):
-                    yield LossChart(id="chart")
-                with TabPane("Samples", id="tab-samples"):
-                    yield PreviewGrid(id="preview")
-                with TabPane("Log", id="tab-log"):
-                    yield EventLog(id="log")
+            yield from train_tabs()
         yield TooSmall()
         yield Footer(show_command_palette=False)
 
@@ -117,7 +112,7 @@ class TrainingScreen(Screen):
         self.watch_dir = run_dir
         self.run_dir = run_dir
         self.final_event = None
-        self.chart.reset()
+        self.dashboard.reset()
         self.state = "watching"
         self.query_one("#run-title", Static).update(f"Watching {run_dir.name} (read only)")
         self.event_log.add(f"watching {run_dir / 'metrics.jsonl'} (read only)")
@@ -174,7 +169,8 @@ class TrainingScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hides keys that do nothing in the current state, so the footer fits 80 columns."""
-        return key_allowed(action, self.state, can_continue=self.run_dir is not None)
+        on_tab = self.insight_allowed(action)
+        return on_tab if on_tab is not None else key_allowed(action, self.state, can_continue=self.run_dir is not None)
 
     @on(Button.Pressed, "#btn-start")
     def action_start(self) -> None:
@@ -218,7 +214,7 @@ class TrainingScreen(Screen):
             self.event_log.add("stopping: the trainer saves a checkpoint at the current step")
 
     def action_toggle_log(self) -> None:
-        self.chart.toggle_log()
+        self.dashboard.toggle_log()
 
     def action_leave_field(self) -> None:
         """Escape leaves a form field so that the single-letter keys work again."""
@@ -265,7 +261,7 @@ class TrainingScreen(Screen):
 
             run_dir = new_run_dir(self.runs_root)
             self.run_dir = run_dir
-            self.chart.reset()
+            self.dashboard.reset()
         self._stop = threading.Event()
         self._pause = threading.Event()
         self._token += 1

@@ -1,4 +1,5 @@
-"""Draws a run's events on the training screen: title, bars, LR panel, loss chart, previews, log, toasts.
+"""Draws a run's events on the training screen: title, bars, LR panel, loss, quality and σ-loss charts,
+previews, log, toasts.
 
 Only drawing lives here; what the screen may do next (its state, the run folder, the final event)
 stays on the screen, which calls :meth:`RunDashboard.show` for every event a worker posts.
@@ -16,6 +17,8 @@ from tui_denoiser.core.events import (
     EpochEnd,
     Failed,
     Finished,
+    LossBySigma,
+    QualityEval,
     RunStarted,
     StepUpdate,
     TrainEvent,
@@ -25,7 +28,9 @@ from tui_denoiser.tui.widgets.event_log import EventLog
 from tui_denoiser.tui.widgets.loss_chart import LossChart
 from tui_denoiser.tui.widgets.lr_panel import LRPanel
 from tui_denoiser.tui.widgets.preview_grid import PreviewGrid
+from tui_denoiser.tui.widgets.quality_chart import QualityChart
 from tui_denoiser.tui.widgets.run_progress import RunProgress
+from tui_denoiser.tui.widgets.sigma_chart import SigmaChart
 from tui_denoiser.tui.widgets.train_form import TrainForm
 
 
@@ -34,6 +39,19 @@ class RunDashboard:
 
     def __init__(self, screen: Screen) -> None:
         self.screen = screen
+        self.dataset: str | None = None  # the run on show's dataset (compared runs must match it)
+
+    def reset(self) -> None:
+        """A new run or folder on show: every chart and the preview history start empty."""
+        self.chart.reset()
+        self.screen.query_one(QualityChart).reset()
+        self.screen.query_one(SigmaChart).reset()
+        self.screen.query_one(PreviewGrid).reset()
+
+    def toggle_log(self) -> None:
+        """``l``: linear or log loss axis, on the loss chart and the σ-loss chart alike."""
+        self.chart.toggle_log()
+        self.screen.query_one(SigmaChart).toggle_log()
 
     @property
     def title(self) -> Static:
@@ -67,10 +85,17 @@ class RunDashboard:
             if event.lr_schedule:
                 epoch = min(event.start_epoch, len(event.lr_schedule) - 1)
                 lr_panel.set_current(event.lr_schedule[epoch], epoch)
+            quality = self.screen.query_one(QualityChart)
+            self.dataset = event.train_config.get("dataset", self.dataset)
             if watching:  # a resumed run: drop what its previous process did past its checkpoint
                 chart.trim_after(event.global_step / max(event.steps_per_epoch, 1))
+                quality.trim_after(event.global_step)
             if event.history and not chart.train_points:
                 chart.load_history(event.history)
+            if event.history and not quality.points:
+                quality.load_history(event.history)
+            if event.device == "cuda":
+                self.screen.start_gpu_panel()
             where = f"{event.device_name or event.device}"
             self.title.update(f"Training on {where} · run {Path(event.run_dir).name}")
             log.add(f"run started at epoch {event.start_epoch + 1}/{event.epochs} on {where}")
@@ -84,12 +109,20 @@ class RunDashboard:
                 self.screen.query_one(PreviewGrid).show(event.preview, event.epoch)
             log.add(f"epoch {event.epoch + 1}/{event.epochs}: train {event.train_loss:.4f} · "
                     f"val {event.val_loss:.4f} · lr {event.lr:.2e}")
+        elif isinstance(event, QualityEval):
+            self.screen.query_one(QualityChart).add(event.global_step, event.accuracy, event.frechet,
+                                                    event.frechet_floor)
+            log.add(f"quality at step {event.global_step}: accuracy {100 * event.accuracy:.1f} %, "
+                    f"Frechet {event.frechet:.3g} (floor {event.frechet_floor:.3g})")
+        elif isinstance(event, LossBySigma):
+            self.screen.query_one(SigmaChart).add(event.epoch, event.sigma, event.loss, event.partial)
         elif isinstance(event, CheckpointSaved):
             log.add(f"checkpoint saved ({event.reason}, epoch {event.epoch}): {event.path}", "good")
         elif isinstance(event, Warning_):
             log.add(f"! {event.message}", "warn")
             self.screen.notify(event.message, severity="warning")
         elif isinstance(event, Finished):
+            self.screen.stop_gpu_panel()
             verb = "stopped" if event.stopped else "finished"
             where = f"; last checkpoint {event.last_checkpoint}" if event.last_checkpoint else ""
             log.add(f"run {verb} after {event.epochs_done} epochs ({event.global_step} steps){where}", "good")
@@ -97,6 +130,7 @@ class RunDashboard:
             if watching:
                 log.add("the watched run has ended")
         elif isinstance(event, Failed):
+            self.screen.stop_gpu_panel()
             line = event.worded(TrainForm.label_of)  # the setting at fault named as the form names it
             log.add(f"✗ training failed: {line}", "error")
             self.title.update(f"✗ {line}")

@@ -1,7 +1,7 @@
 """The live loss chart: smoothed per-step training loss and per-epoch train/validation loss.
 
 textual-plot has no log axis, so the log view plots log10(loss) and labels the ticks with the losses
-they stand for.
+they stand for. Compared runs (``o``) add their validation loss per epoch in their own colours.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from rich.text import Text
 from textual_plot import HiResMode, NumericAxisFormatter, PlotWidget
 
 
-class _LogTicks(NumericAxisFormatter):
+class LogTicks(NumericAxisFormatter):
     """Ticks placed in log10 space, labelled with the value itself (0.01, 0.02, 0.05...)."""
 
     def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
         return [f"{10 ** t:.2g}" for t in ticks]
 
 
-class _Plot(PlotWidget, can_focus=False):
+class Plot(PlotWidget, can_focus=False):
     """The plot without focus (its arrow-key panning would steal the screen's keys), tighter margins."""
 
     margin_top = reactive(0)
@@ -37,8 +37,8 @@ class LossChart(Vertical):
 
     DEFAULT_CSS = """
     LossChart { height: 1fr; }
-    LossChart > #chart-caption { height: 1; color: $text-muted; }
-    LossChart > _Plot { height: 1fr; }
+    LossChart > #chart-caption { height: auto; max-height: 2; color: $text-muted; }
+    LossChart > Plot { height: 1fr; }
     """
 
     SMOOTHING = 0.3  # weight of the newest step update in the displayed moving average
@@ -50,10 +50,11 @@ class LossChart(Vertical):
         self.val_points: list[tuple[float, float]] = []  # (epoch, validation loss)
         self.log_scale = False
         self._smoothed: float | None = None
+        self.overlays: list[tuple[str, str, list[tuple[float, float]]]] = []  # (run, colour, val points)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="chart-caption")
-        yield _Plot(allow_pan_and_zoom=False)
+        yield Plot(allow_pan_and_zoom=False)
 
     def on_mount(self) -> None:
         self.redraw()
@@ -98,6 +99,11 @@ class LossChart(Vertical):
                 self.val_points.append((float(epoch) + 1, float(val)))
         self.redraw()
 
+    def set_overlays(self, overlays: list[tuple[str, str, list[tuple[float, float]]]]) -> None:
+        """Compared runs: (name, colour, (epoch, validation loss) points) each."""
+        self.overlays = list(overlays)
+        self.redraw()
+
     def toggle_log(self) -> None:
         self.log_scale = not self.log_scale
         self.redraw()
@@ -110,16 +116,21 @@ class LossChart(Vertical):
     def redraw(self) -> None:
         if not self.is_mounted:
             return
-        plot = self.query_one(_Plot)
+        plot = self.query_one(Plot)
         scale = "log" if self.log_scale else "linear"
         other = "linear" if self.log_scale else "log"
         caption = Text.assemble("loss/epoch ", ("━ step", "grey70"), " ", ("━ train", "dodger_blue1"), " ",
                                 ("━ val", "orange1"), f" · {scale} (l: {other})")
+        if self.overlays:
+            from tui_denoiser.tui.widgets.quality_chart import legend
+
+            caption.append(" · val:").append_text(legend(self.overlays))
         self.query_one("#chart-caption", Static).update(caption)
         plot.clear()
-        plot.set_y_formatter(_LogTicks() if self.log_scale else NumericAxisFormatter())
+        plot.set_y_formatter(LogTicks() if self.log_scale else NumericAxisFormatter())
         for points, style, label, scatter in (
             (self.step_points, "grey70", "step (smoothed)", False),
+            *((points, colour, name, True) for name, colour, points in self.overlays),  # over the step line
             (self.train_points, "dodger_blue1", "train / epoch", True),
             (self.val_points, "orange1", "val / epoch", True),
         ):

@@ -1,4 +1,5 @@
-"""Progress of a run: epoch and step bars, elapsed, ETA, images/s, device and GPU memory.
+"""Progress of a run: epoch and step bars, elapsed, ETA, images/s, device and GPU memory, and on CUDA
+a GPU line (utilisation, memory, temperature; hidden without a GPU).
 
 Every figure comes from the trainer's events; before a run it shows dashes (no clock, so screenshots of
 an idle screen are deterministic).
@@ -21,6 +22,8 @@ class RunProgress(Vertical):
     RunProgress ProgressBar { width: 1fr; }
     RunProgress ProgressBar > Bar { width: 1fr; }
     RunProgress > Static { height: 1; }
+    RunProgress > #gpu { display: none; color: $text-muted; }
+    RunProgress > #gpu.-shown { display: block; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -38,6 +41,13 @@ class RunProgress(Vertical):
             yield ProgressBar(total=1, show_eta=False, id="step-bar")
         yield Static("elapsed -  ETA -  - img/s", id="speed")
         yield Static("device -", id="device")
+        yield Static("", id="gpu")
+
+    def show_gpu(self, text: str) -> None:
+        """The GPU panel's line (core ``format_gpu``); an empty text hides it."""
+        gpu = self.query_one("#gpu", Static)
+        gpu.update(text)
+        gpu.set_class(bool(text), "-shown")
 
     def start(self, *, epochs: int, steps_per_epoch: int, start_epoch: int, device: str, device_name: str) -> None:
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch

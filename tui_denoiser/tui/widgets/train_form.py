@@ -30,11 +30,22 @@ FIELDS: list[tuple[str, str, Any]] = [
     ("seed", "seed", int),
     ("device", "device", DEVICES),
     ("bf16", "bf16", bool),
+    # One row, "quality": on/off, samples a digit, steps between evaluations (blank: each epoch end).
+    ("quality_eval", "quality", bool),
+    ("eval_per_digit", "eval per digit", int),
+    ("eval_every", "eval every", "int?"),
 ]
+# Fields drawn on the row of another field (so the form stays short enough for 80x24), with a word before.
+SAME_ROW: dict[str, tuple[tuple[str, str], ...]] = {"quality_eval": (("eval_per_digit", ""), ("eval_every", "per"))}
+ON_ROW_OF = {name: head for head, rest in SAME_ROW.items() for name, _word in rest}
+TOOLTIPS = {"eval_per_digit": "Samples of each digit in each quality evaluation",
+            "eval_every": "Steps between quality evaluations (blank: at each epoch end)"}
 
 
 def _parse(kind: Any, text: str) -> Any:
     text = text.strip()
+    if kind == "int?":  # a whole number, or blank for "not set"
+        return _parse(int, text) if text else None
     if kind is int:
         try:
             return int(text.replace("_", ""))
@@ -59,6 +70,9 @@ class TrainForm(Vertical):
     TrainForm Checkbox { width: 5; }
     TrainForm Input.-bad { background: $error 40%; }
     TrainForm > #form-error { height: 2; color: $error; }
+    TrainForm #field-eval_per_digit { width: 4; }
+    TrainForm #field-eval_every { width: 1fr; }
+    TrainForm .form-word { width: auto; color: $text-muted; padding: 0 1 0 1; }
     """
 
     @dataclass
@@ -86,21 +100,34 @@ class TrainForm(Vertical):
             yield Select([(name, name) for name in RECIPES], value=self.recipe_name, allow_blank=False,
                          compact=True, id="field-recipe")
         base = self._base()
+        kinds = {name: kind for name, _label, kind in FIELDS}
         for name, label, kind in FIELDS:
+            if name in ON_ROW_OF:
+                continue
             with Horizontal(classes="form-row"):
                 yield Static(label, classes="form-label")
-                value = getattr(base, name)
-                if kind is bool:
-                    yield Checkbox("", value=bool(value), compact=True, id=f"field-{name}")
-                elif isinstance(kind, tuple):
-                    yield Select([(c, c) for c in kind], value=value, allow_blank=False, compact=True,
-                                 id=f"field-{name}")
-                else:
-                    yield Input(self._show(value), compact=True, id=f"field-{name}", select_on_focus=False)
+                yield self._field(name, kind, getattr(base, name))
+                for other, word in SAME_ROW.get(name, ()):
+                    if word:
+                        yield Static(word, classes="form-word")
+                    yield self._field(other, kinds[other], getattr(base, other))
         yield Static("", id="form-error")
+
+    def _field(self, name: str, kind: Any, value: Any):
+        if kind is bool:
+            return Checkbox("", value=bool(value), compact=True, id=f"field-{name}")
+        if isinstance(kind, tuple):
+            return Select([(c, c) for c in kind], value=value, allow_blank=False, compact=True, id=f"field-{name}")
+        placeholder = "epoch" if name == "eval_every" else ""  # blank: at each epoch end
+        field = Input(self._show(value), compact=True, id=f"field-{name}", select_on_focus=False,
+                      placeholder=placeholder)
+        field.tooltip = TOOLTIPS.get(name)
+        return field
 
     @staticmethod
     def _show(value: Any) -> str:
+        if value is None:
+            return ""
         return f"{value:g}" if isinstance(value, float) else str(value)
 
     def on_mount(self) -> None:
