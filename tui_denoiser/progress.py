@@ -10,8 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tui_denoiser.core import events as ev
-from tui_denoiser.core.formatting import format_duration
-from tui_denoiser.core.training_insight import quality_line, quality_short
+from tui_denoiser.core.formatting import format_duration, quality_line, quality_short
 
 
 class TrainProgress:

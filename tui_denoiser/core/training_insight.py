@@ -10,7 +10,9 @@ the trainer reports two more things (issue 13):
 - :class:`QualityMonitor`: accuracy and Frechet distance of generated digits, read by the shipped
   classifier with :mod:`tui_denoiser.core.evaluation`'s statistics (the same ones ``denoiser-tui eval``
   reports), but small (``eval_per_digit`` samples a digit) and with the real digits' statistics
-  computed once per run. Fixed seeds, so what changes between evaluations is the model.
+  computed once per run. Fixed seeds, so what changes between evaluations is the model. A run that
+  trains in bf16 samples its evaluations under the same autocast (on a CPU it halves their cost;
+  benchmarks/eval_overhead.py), so the figures can differ slightly from an fp32 ``denoiser-tui eval``.
 
 Neither touches the training RNGs or the training module, so a run learns exactly the same weights with
 the evaluation on or off (a test checks it).
@@ -154,6 +156,7 @@ class QualityMonitor:
         self.per_digit = cfg.eval_per_digit
         self.every = cfg.eval_every
         self.device = torch.device(device)
+        self.autocast = bool(cfg.bf16) and self.device.type != "mps"
         self.stop_event = stop_event or threading.Event()
         self.last_step: int | None = None
         self.classifier = None
@@ -208,8 +211,9 @@ class QualityMonitor:
             if self.stop_event.is_set():
                 return None
             last = None
-            for last in loaded.sample(labels[start:start + EVAL_BATCH], seed=EVAL_SEED + b):
-                pass
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                for last in loaded.sample(labels[start:start + EVAL_BATCH], seed=EVAL_SEED + b):
+                    pass
             assert last is not None
             batches.append(_quantise(last.images))  # uint8 as shown, back to [-1, 1]
             calls = last.model_calls
@@ -230,21 +234,6 @@ class QualityMonitor:
         sampler = sampling.sampler if sampling is not None else str(getattr(loaded, "default_sampler", ""))
         return ev.QualityEval(epoch, global_step, accuracy, frechet, self.floor, self.per_digit,
                               time.perf_counter() - t0, sampler, int(calls), at, judges)
-
-
-def quality_line(event: ev.QualityEval) -> str:
-    """One evaluation in words, for the CLI's progress and summary and the app's log."""
-    extra = ""
-    if event.judges:
-        extra = "; " + ", ".join(f"{name} {scores['frechet']:.2f}" for name, scores in event.judges.items()
-                                 if scores.get("frechet") is not None)
-    return (f"accuracy {100 * event.accuracy:.1f} %, Frechet {event.frechet:.3g} (floor {event.frechet_floor:.3g})"
-            f"{extra}, {event.per_digit} a digit in {event.seconds:.1f} s")
-
-
-def quality_short(event: ev.QualityEval) -> str:
-    """The progress bar's column, kept short for 80 columns: "19% FD 50.2" (accuracy, Frechet)."""
-    return f"{100 * event.accuracy:.0f}% FD {event.frechet:.3g}"
 
 
 def _extra_judges(classifier, device: torch.device) -> list[Any]:

@@ -12,6 +12,8 @@ from pathlib import Path
 from textual.screen import Screen
 from textual.widgets import Static
 
+from tui_denoiser.core.formatting import quality_line
+
 from tui_denoiser.core.events import (
     CheckpointSaved,
     EpochEnd,
@@ -112,8 +114,7 @@ class RunDashboard:
         elif isinstance(event, QualityEval):
             self.screen.query_one(QualityChart).add(event.global_step, event.accuracy, event.frechet,
                                                     event.frechet_floor)
-            log.add(f"quality at step {event.global_step}: accuracy {100 * event.accuracy:.1f} %, "
-                    f"Frechet {event.frechet:.3g} (floor {event.frechet_floor:.3g})")
+            log.add(f"quality at step {event.global_step}: {quality_line(event)}")
         elif isinstance(event, LossBySigma):
             self.screen.query_one(SigmaChart).add(event.epoch, event.sigma, event.loss, event.partial)
         elif isinstance(event, CheckpointSaved):
