@@ -29,14 +29,17 @@ class DenoiserApp(App[None]):
     """``train_overrides``, ``export_dir`` and ``batch`` exist for tests and smoke runs."""
 
     TITLE = "denoiser-tui"
-    CSS_PATH = ["app.tcss", "training.tcss", "sampling.tcss"]
+    CSS_PATH = ["app.tcss", "training.tcss", "sampling.tcss", "playground.tcss"]
     BINDINGS = [
         Binding("f1", "help", "Help", tooltip="This list of keys"),
         Binding("question_mark", "help", "Help", show=False, system=True),
         Binding("f2", "switch_mode('training')", "Train", tooltip="The training screen (training keeps running on the other screen)"),
         Binding("f3", "switch_mode('sampling')", "Sample", tooltip="The sampling screen"),
+        Binding("f4", "switch_mode('playground')", "Play", show=False,
+                tooltip="The playground: draw a digit, denoise it, inpaint, morph"),
         Binding("t", "switch_mode('training')", "Training screen", show=False, system=True),
         Binding("s", "switch_mode('sampling')", "Sampling screen", show=False, system=True),
+        Binding("p", "switch_mode('playground')", "Playground screen", show=False, system=True),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit (asks first while a run trains)"),
     ]
 
@@ -62,6 +65,8 @@ class DenoiserApp(App[None]):
         self.sampling_screen: SamplingScreen | None = None
         self.add_mode("training", self._make_training)
         self.add_mode("sampling", self._make_sampling)
+        self.playground_screen: Screen | None = None
+        self.add_mode("playground", self._make_playground)
         graphics.bind_keys(self)  # z and b, in true-pixel mode only
 
     def _make_training(self) -> Screen:
@@ -77,6 +82,12 @@ class DenoiserApp(App[None]):
                                               export_dir=self.export_dir,
                                               batch=self.batch if self.batch is not None else BATCH)
         return self.sampling_screen
+
+    def _make_playground(self) -> Screen:
+        from tui_denoiser.tui.screens.playground import PlaygroundScreen
+
+        self.playground_screen = PlaygroundScreen(checkpoint=self.checkpoint, export_dir=self.export_dir)
+        return self.playground_screen
 
     async def on_mount(self) -> None:
         if self.handle_signals:
@@ -177,6 +188,9 @@ class DenoiserApp(App[None]):
         from tui_denoiser.tui.screens.sampling import SamplingScreen
 
         sections.append(("Sampling screen", self._bindings_of(SamplingScreen)))
+        from tui_denoiser.tui.screens.playground import PlaygroundScreen
+
+        sections.append(("Playground", self._bindings_of(PlaygroundScreen)))
         self.push_screen(HelpScreen(sections))
 
     @staticmethod
@@ -185,7 +199,7 @@ class DenoiserApp(App[None]):
         for binding in owner.BINDINGS:
             if isinstance(binding, Binding) and not binding.system:  # system: aliases of a listed key
                 seen.append(binding)
-        if owner is not TrainingScreen and getattr(owner, "__name__", "") != "SamplingScreen":
+        if owner is not TrainingScreen and getattr(owner, "__name__", "") not in ("SamplingScreen", "PlaygroundScreen"):
             seen.append(Binding("ctrl+p", "command_palette", "Command palette"))
         return seen
 
@@ -222,6 +236,8 @@ class DenoiserApp(App[None]):
                             partial(self.run_action, "switch_mode('training')"))
         yield SystemCommand("Sampling screen", "Step through sampling a digit (F3)",
                             partial(self.run_action, "switch_mode('sampling')"))
+        yield SystemCommand("Playground", "Draw a digit and watch the model denoise it (F4)",
+                            partial(self.run_action, "switch_mode('playground')"))
         yield SystemCommand("Keys", "List every key (F1)", self.action_help)
         for binding in getattr(screen, "BINDINGS", []):
             if isinstance(binding, Binding) and binding.description and binding.key != "escape" \
