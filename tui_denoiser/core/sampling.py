@@ -167,32 +167,29 @@ class GuidedDenoiser:
         return uncond + self.guidance * (cond - uncond)
 
 
+CPU_CHUNK = 64  # samples per chunk on a CPU: the fastest of 32, 64, 128, 256 measured (benchmarks/bulk_sampling.py)
+
+
+def chunk_bounds(count: int, chunk_size: int | None) -> list[tuple[int, int]]:
+    """``[start, end)`` of each chunk of ``count`` samples; one chunk when ``chunk_size`` is None or 0."""
+    size = chunk_size if chunk_size else max(count, 1)
+    return [(start, min(start + size, count)) for start in range(0, count, size)] or [(0, 0)]
+
+
 def sample(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config: SamplingConfig, *,
-           seed: int = 0, sigma_data: float = SIGMA_DATA) -> Iterator[SampleStep]:
+           seed: int = 0, sigma_data: float = SIGMA_DATA, chunk_size: int | None = -1) -> Iterator[SampleStep]:
     """Yield the K + 1 frames of denoising ``len(labels)`` samples as ``config`` says.
 
     ``model`` must be in eval mode (sample from a copy, never from a module a trainer is updating); it
     is used as it is, on its own device and memory layout. The starting noise comes from a CPU
     generator seeded with ``seed``, so a seed gives the same trajectory on any device.
-    """
-    config.validate()
-    labels_t = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
-    generator = torch.Generator().manual_seed(int(seed))
-    start_std = config.sigma_max if config.start == "pure" else math.sqrt(config.sigma_max**2 + sigma_data**2)
-    x = torch.randn((labels_t.shape[0], 1, 28, 28), generator=generator) * start_std
-    yield from drive(model, labels_t, config, x=x, sigmas=sigma_schedule(config), generator=generator)
 
-
-def drive(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config: SamplingConfig, *,
-          x: torch.Tensor, sigmas: list[float], generator: torch.Generator,
-          hook: Callable[[int, torch.Tensor, float], torch.Tensor] | None = None) -> Iterator[SampleStep]:
-    """The driver: run ``config.sampler`` from ``x`` at ``sigmas[0]`` down ``sigmas`` (ending at 0) and
-    yield every frame (``len(sigmas)`` of them). :func:`sample` starts it from pure noise over the whole
-    schedule; the playground starts it from a noised drawing over the levels below its sigma (SDEdit).
-
-    ``hook(k, x, sigma)``, when given, returns the batch to go on from after step k, at ``sigma``
-    (inpainting puts the known pixels back); it is written into the sampler's own tensor, since every
-    sampler goes on from the tensor it yields.
+    A large batch is denoised in chunks of ``chunk_size`` samples (default -1: :data:`CPU_CHUNK` on a
+    CPU, one chunk on a GPU; None or 0: one chunk), each step run chunk by chunk: a chunk's activations
+    stay in the cache and the allocator reuses its blocks, where a 1,000-sample batch spent 40 % of its
+    time in the kernel mapping fresh memory. Results equal one chunk's: all starting noise is drawn
+    first, and the stochastic sampler's per-step noise is drawn chunk after chunk in sample order, which
+    is the same stream (tests/core/test_sampling.py checks it bit for bit).
     """
     config.validate()
     if model.training:
@@ -200,18 +197,23 @@ def drive(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config: 
     device = next(model.parameters()).device
     if device.type == "cpu":
         cpu_threads()
+    if chunk_size == -1:
+        chunk_size = CPU_CHUNK if device.type == "cpu" else None
     labels_t = torch.as_tensor(labels, dtype=torch.long).reshape(-1).to(device)
-    x = x.to(device)
-    denoise = GuidedDenoiser(model, labels_t, config)
-    trajectory = SAMPLERS[config.sampler].run(denoise, x, sigmas, generator=generator)
-    total = len(sigmas) - 1
-    yield SampleStep(0, total, sigmas[0], x.detach().float().cpu(), 0)
-    for k in range(total):
+    generator = torch.Generator().manual_seed(int(seed))
+    sigmas = sigma_schedule(config)
+    start_std = config.sigma_max if config.start == "pure" else math.sqrt(config.sigma_max**2 + sigma_data**2)
+    x = (torch.randn((labels_t.shape[0], 1, 28, 28), generator=generator) * start_std).to(device)
+    bounds = chunk_bounds(labels_t.shape[0], chunk_size)
+    denoisers = [GuidedDenoiser(model, labels_t[a:b], config) for a, b in bounds]
+    trajectories = [SAMPLERS[config.sampler].run(d, x[a:b], sigmas, generator=generator)
+                    for d, (a, b) in zip(denoisers, bounds)]
+    yield SampleStep(0, config.steps, sigmas[0], x.detach().float().cpu(), 0)
+    for k in range(config.steps):
         with torch.inference_mode():
-            x = next(trajectory)
-            if hook is not None:
-                x.copy_(hook(k + 1, x, sigmas[k + 1]))
-        yield SampleStep(k + 1, total, sigmas[k + 1], x.detach().float().cpu(), denoise.calls)
+            parts = [next(t) for t in trajectories]
+            x = parts[0] if len(parts) == 1 else torch.cat(parts)
+        yield SampleStep(k + 1, config.steps, sigmas[k + 1], x.detach().float().cpu(), denoisers[0].calls)
 
 
 def final_images(steps: Iterator[SampleStep]) -> torch.Tensor:
