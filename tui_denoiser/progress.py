@@ -116,9 +116,14 @@ def print_info(path: Path, payload: dict[str, Any], model_config, train_config, 
     history = payload.get("history") or []
     if history:
         table = Table(title="metrics per epoch")
-        for col in ("epoch", "train loss", "val loss", "lr"):
+        quality = any("accuracy" in row for row in history)  # runs with the in-training evaluation
+        for col in ("epoch", "train loss", "val loss", "lr", *(("accuracy", "Frechet") if quality else ())):
             table.add_column(col, justify="right")
         for row in history:
-            table.add_row(str(row.get("epoch")), f"{row.get('train_loss', float('nan')):.4f}",
-                          f"{row.get('val_loss', float('nan')):.4f}", f"{row.get('lr', float('nan')):.2e}")
+            cells = [str(row.get("epoch")), f"{row.get('train_loss', float('nan')):.4f}",
+                     f"{row.get('val_loss', float('nan')):.4f}", f"{row.get('lr', float('nan')):.2e}"]
+            if quality:
+                acc, fd = row.get("accuracy"), row.get("frechet")
+                cells += [f"{100 * acc:.1f} %" if acc is not None else "-", f"{fd:.3g}" if fd is not None else "-"]
+            table.add_row(*cells)
         console.print(table)

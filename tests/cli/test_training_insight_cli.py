@@ -45,3 +45,17 @@ def test_bad_eval_flags_are_one_line_and_nothing_starts(tmp_path, tiny_data_dir,
     err = capsys.readouterr().err
     assert err.splitlines() == [f"denoiser-tui train: {words}"]
     assert not run_dir.exists()
+
+
+def test_info_lists_the_evaluations_beside_the_losses(capsys, monkeypatch):
+    from rich.console import Console
+
+    from tui_denoiser import progress
+    from tui_denoiser.core.config import ModelConfig, TrainConfig
+
+    history = [{"epoch": 1, "train_loss": 0.2, "val_loss": 0.3, "lr": 1e-4, "accuracy": 0.187, "frechet": 50.2},
+               {"epoch": 2, "train_loss": 0.1, "val_loss": 0.2, "lr": 1e-4}]  # an epoch without one
+    monkeypatch.setattr(progress, "Console", lambda: Console(width=120, force_terminal=False))
+    progress.print_info("x.pt", {"history": history}, ModelConfig(), TrainConfig(), 10)
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "18.7 %" in out and "50.2" in out
