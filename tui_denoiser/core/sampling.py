@@ -192,6 +192,28 @@ def sample(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config:
     is the same stream (tests/core/test_sampling.py checks it bit for bit).
     """
     config.validate()
+    labels_t = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    generator = torch.Generator().manual_seed(int(seed))
+    start_std = config.sigma_max if config.start == "pure" else math.sqrt(config.sigma_max**2 + sigma_data**2)
+    x = torch.randn((labels_t.shape[0], 1, 28, 28), generator=generator) * start_std
+    yield from drive(model, labels_t, config, x=x, sigmas=sigma_schedule(config), generator=generator,
+                     chunk_size=chunk_size)
+
+
+def drive(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config: SamplingConfig, *,
+          x: torch.Tensor, sigmas: list[float], generator: torch.Generator,
+          hook: Callable[[int, torch.Tensor, float], torch.Tensor] | None = None,
+          chunk_size: int | None = -1) -> Iterator[SampleStep]:
+    """The driver: run ``config.sampler`` from ``x`` at ``sigmas[0]`` down ``sigmas`` (ending at 0) and
+    yield every frame (``len(sigmas)`` of them), chunk by chunk as :func:`sample` says. :func:`sample`
+    starts it from pure noise over the whole schedule; the playground starts it from a noised drawing
+    over the levels below its sigma (SDEdit).
+
+    ``hook(k, x, sigma)``, when given, returns the whole batch to go on from after step k, at ``sigma``
+    (inpainting puts the known pixels back); it is written into each chunk's own tensor, since every
+    sampler goes on from the tensor it yields.
+    """
+    config.validate()
     if model.training:
         raise RuntimeError("sample() needs a model in eval mode: sample from an eval copy, not the training module")
     device = next(model.parameters()).device
@@ -200,20 +222,22 @@ def sample(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config:
     if chunk_size == -1:
         chunk_size = CPU_CHUNK if device.type == "cpu" else None
     labels_t = torch.as_tensor(labels, dtype=torch.long).reshape(-1).to(device)
-    generator = torch.Generator().manual_seed(int(seed))
-    sigmas = sigma_schedule(config)
-    start_std = config.sigma_max if config.start == "pure" else math.sqrt(config.sigma_max**2 + sigma_data**2)
-    x = (torch.randn((labels_t.shape[0], 1, 28, 28), generator=generator) * start_std).to(device)
+    x = x.to(device)
     bounds = chunk_bounds(labels_t.shape[0], chunk_size)
     denoisers = [GuidedDenoiser(model, labels_t[a:b], config) for a, b in bounds]
     trajectories = [SAMPLERS[config.sampler].run(d, x[a:b], sigmas, generator=generator)
                     for d, (a, b) in zip(denoisers, bounds)]
-    yield SampleStep(0, config.steps, sigmas[0], x.detach().float().cpu(), 0)
-    for k in range(config.steps):
+    total = len(sigmas) - 1
+    yield SampleStep(0, total, sigmas[0], x.detach().float().cpu(), 0)
+    for k in range(total):
         with torch.inference_mode():
             parts = [next(t) for t in trajectories]
             x = parts[0] if len(parts) == 1 else torch.cat(parts)
-        yield SampleStep(k + 1, config.steps, sigmas[k + 1], x.detach().float().cpu(), denoisers[0].calls)
+            if hook is not None:
+                x = hook(k + 1, x, sigmas[k + 1])
+                for part, (a, b) in zip(parts, bounds):
+                    part.copy_(x[a:b])
+        yield SampleStep(k + 1, total, sigmas[k + 1], x.detach().float().cpu(), denoisers[0].calls)
 
 
 def final_images(steps: Iterator[SampleStep]) -> torch.Tensor:
