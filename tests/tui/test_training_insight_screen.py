@@ -223,3 +223,23 @@ async def test_a_run_in_the_app_fills_the_quality_and_sigma_charts(tmp_path, tin
         assert sigma.current[0] == 1 and sigma.previous[0] == 0
         assert sorted(screen.query_one(PreviewGrid).history) == [0, 1]
         assert any(line.startswith("quality at step 4") for line in screen.event_log.plain_lines)
+
+
+@asynctest
+async def test_compare_offers_the_folders_beside_a_watched_run_and_says_when_there_are_none(tmp_path, runs):
+    app = DenoiserApp(runs_root=tmp_path / "empty-root", watch_dir=str(runs / "run-a"), warm_imports=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _replayed(pilot, app)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ComparePrompt))
+        assert [path for path, _ in app.screen.runs] == [str(runs / "run-b")]
+        await pilot.press("escape")
+    lonely = tmp_path / "lonely"
+    shutil.copytree(DATA / "run-a", lonely / "run-a")
+    app = DenoiserApp(runs_root=tmp_path / "empty-root", watch_dir=str(lonely / "run-a"), warm_imports=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _replayed(pilot, app)
+        await pilot.press("o")
+        await pilot.pause()
+        assert not isinstance(app.screen, ComparePrompt)
+        assert any("no earlier runs in" in n.message for n in app._notifications)

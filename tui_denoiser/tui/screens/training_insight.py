@@ -84,14 +84,19 @@ class InsightScreen(Screen):
 
     # -- compare runs -------------------------------------------------------------------------------
     def action_compare(self) -> None:
-        """Pick earlier runs from the runs folder to overlay (the run on show is left out)."""
+        """Pick earlier runs to overlay: the runs folder's, and the folders beside a watched run (the run
+        on show is left out)."""
         from tui_denoiser.core.paths import default_runs_root
         from tui_denoiser.core.run_compare import list_runs
         from tui_denoiser.tui.screens.compare_prompt import ComparePrompt
 
         root = Path(self.runs_root or default_runs_root()).expanduser()
         shown = {Path(p).expanduser().resolve() for p in (self.run_dir, self.watch_dir) if p}
-        runs = [p for p in list_runs(root) if p.resolve() not in shown]
+        roots = [root, *(Path(p).expanduser().parent for p in (self.watch_dir,) if p)]
+        runs: list[Path] = []
+        for found in (run for folder in roots for run in list_runs(folder)):
+            if found.resolve() not in shown and found.resolve() not in {r.resolve() for r in runs}:
+                runs.append(found)
         if not runs:
             self.notify(f"no earlier runs in {root} to compare", severity="warning")
             return
