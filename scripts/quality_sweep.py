@@ -34,7 +34,7 @@ from tui_denoiser.core.judges import FILES, classifier_judge, load_judge
 from tui_denoiser.core.quality import score_samples
 from tui_denoiser.core.sampling import sample
 
-KEYS = ("sampler", "steps", "guidance", "interval", "sigma_min", "sigma_max", "start")
+KEYS = ("sampler", "steps", "guidance", "interval", "sigma_min", "sigma_max", "start", "churn")
 
 
 def parse_setting(text: str, loaded) -> dict:
@@ -42,7 +42,7 @@ def parse_setting(text: str, loaded) -> dict:
     base = loaded.sampling
     s = {"sampler": base.sampler, "steps": base.steps, "guidance": base.guidance,
          "interval": base.guidance_interval, "sigma_min": base.sigma_min, "sigma_max": base.sigma_max,
-         "start": base.start}
+         "start": base.start, "churn": None}
     for part in filter(None, text.split(",")):
         key, _, value = part.partition("=")
         if key not in KEYS:
@@ -51,11 +51,46 @@ def parse_setting(text: str, loaded) -> dict:
             s[key] = value
         elif key == "steps":
             s[key] = int(value)
+        elif key == "churn":  # GAMMA:LO:HI, EDM's churn at the levels in LO..HI (see churned())
+            s[key] = tuple(float(v) for v in value.split(":"))
         elif key == "interval":
             s[key] = None if value == "all" else tuple(float(v) for v in value.split(":"))
         else:
             s[key] = float(value)
     return s
+
+
+def churned(model, labels, config, seed: int, churn: tuple[float, float, float]) -> tuple[torch.Tensor, int]:
+    """dpm2m with EDM's churn at the levels in LO..HI: raise sigma by GAMMA with fresh noise, then one
+    Euler step from there (the dpm2m history restarts after it). For trying the lever before it is a
+    sampler; with GAMMA 0 it gives dpm2m's images exactly."""
+    import math
+
+    from tui_denoiser.core.sampling import GuidedDenoiser, sigma_schedule
+
+    gamma, lo, hi = churn
+    gen = torch.Generator().manual_seed(seed)
+    sig = sigma_schedule(config)
+    x = torch.randn((labels.shape[0], 1, 28, 28), generator=gen) * config.sigma_max
+    denoise = GuidedDenoiser(model, labels, config)
+    prev = None
+    with torch.inference_mode():
+        for k, (s, sn) in enumerate(zip(sig, sig[1:])):
+            if gamma > 0 and lo <= s <= hi:
+                sh = s * (1 + gamma)
+                x = x + math.sqrt(sh * sh - s * s) * torch.randn(x.shape, generator=gen)
+                d = denoise(x, sh)
+                x, prev = d + (sn / sh) * (x - d), None
+                continue
+            d = denoise(x, s)
+            ds = d
+            if prev is not None and sn > 0:
+                h = math.log(s / sn)
+                r = math.log(sig[k - 1] / s) / h
+                ds = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * prev
+            prev = d
+            x = ds + (sn / s) * (x - ds)
+    return x, denoise.calls
 
 
 def to_config(loaded, s: dict) -> SamplingConfig:
@@ -70,12 +105,16 @@ def draw(loaded, setting: dict, per_digit: int, seed: int, batch_size: int = 500
     out, calls = [], 0
     t0 = time.perf_counter()
     for b, start in enumerate(range(0, labels.shape[0], batch_size)):
-        last = None
-        for last in sample(loaded.model, labels[start:start + batch_size], config, seed=seed + b,
-                           sigma_data=loaded.model_config.sigma_data):
-            pass
-        out.append(to_uint8(torch.nan_to_num(last.images.float(), nan=0.0, posinf=1.0, neginf=-1.0)))
-        calls = last.model_calls
+        if setting.get("churn"):
+            images, calls = churned(loaded.model, labels[start:start + batch_size], config, seed + b,
+                                    setting["churn"])
+        else:
+            last = None
+            for last in sample(loaded.model, labels[start:start + batch_size], config, seed=seed + b,
+                               sigma_data=loaded.model_config.sigma_data):
+                pass
+            images, calls = last.images, last.model_calls
+        out.append(to_uint8(torch.nan_to_num(images.float(), nan=0.0, posinf=1.0, neginf=-1.0)))
     return np.concatenate(out), calls, time.perf_counter() - t0
 
 

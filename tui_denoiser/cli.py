@@ -112,6 +112,9 @@ def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                         help="classifier-free guidance scale, 1 = plain conditional (default: the model's)")
     parser.add_argument("--guidance-interval", type=_guidance_interval, default=KEEP, metavar="LO,HI|all",
                         help="guide only at noise levels in LO..HI, or 'all' at every level (default: the model's)")
+    parser.add_argument("--max-calls", type=_positive_int, metavar="N",
+                        help="the best measured setting that costs at most N model calls per sample "
+                             "(picks sampler, steps and guidance itself)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="samples of each digit per quality evaluation (default 50)")
     train.add_argument("--no-eval", dest="quality_eval", action="store_false", default=None,
                        help="no sample-quality evaluation during training")
+    train.add_argument("--nproc", type=_positive_int, metavar="N",
+                       help="train with N processes through torchrun (DistributedDataParallel: one per GPU, "
+                            "or CPU processes); --batch-size is the global batch")
 
     sample = sub.add_parser("sample", help="sample a digit to .png, .gif or .npy")
     sample.add_argument("--digit", type=_digit, required=True)
@@ -246,6 +252,18 @@ def _train_configs(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from tui_denoiser.core import distributed
+
+    if args.nproc is not None and args.nproc > 1 and not distributed.under_torchrun():
+        return _launch_torchrun(args)
+    try:
+        return _train(args)
+    finally:
+        distributed.teardown()
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tui_denoiser.core import distributed
     from tui_denoiser.core.paths import new_run_dir
     from tui_denoiser.progress import TrainProgress
 
@@ -270,6 +288,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from tui_denoiser.core.training import Trainer
 
+    dist = distributed.current()
+    if distributed.under_torchrun():  # one of torchrun's processes: join the others, share one run folder
+        from tui_denoiser.core.devices import pick_device
+
+        dist = distributed.init(pick_device(train_config.device))
+        run_dir = dist.broadcast_object(run_dir)
+    if not dist.is_main:  # rank 0 alone draws the progress; the others speak only of their own failure
+        return _train_quietly(Trainer(model_config, train_config, run_dir=run_dir, data_dir=args.data_dir,
+                                      resume=bool(args.resume)), dist)
     progress = TrainProgress(name_of=flag_of)
     trainer = Trainer(model_config, train_config, run_dir=run_dir, data_dir=args.data_dir,
                       callback=_terminal_may_vanish(progress.handle), resume=bool(args.resume))
@@ -282,11 +309,113 @@ def cmd_train(args: argparse.Namespace) -> int:
         with _ignore_terminal_errors():
             progress.__exit__(None, None, None)
         _restore_signals(previous)
-    with _ignore_terminal_errors():
-        progress.summary(result)
+    if not _launcher_reports(result):
+        with _ignore_terminal_errors():
+            progress.summary(result)
     if result.kind == "failed":
         return 1
     return 0
+
+
+def _launcher_reports(result) -> bool:
+    """A process lost under ``train --nproc``: the launcher names it in one line, so the ranks keep quiet."""
+    import os
+
+    from tui_denoiser.core import distributed
+
+    return (result.kind == "failed" and result.message.startswith(distributed.PEER_LOST)
+            and bool(os.environ.get(distributed.LAUNCHED_ENV)))
+
+
+def _train_quietly(trainer, dist) -> int:
+    """A rank other than 0: train without output; one line for a failure of its own."""
+    previous = _install_stop_signals(trainer)
+    try:
+        result = trainer.run()
+    finally:
+        _restore_signals(previous)
+    if result.kind != "failed":
+        return 0
+    from tui_denoiser.core import distributed
+
+    if not result.message.startswith(distributed.PEER_LOST):
+        print(f"{PROG}: error (rank {dist.rank}): {_one_line(result.worded(flag_of))}", file=sys.stderr)
+    return 1
+
+
+def _launch_torchrun(args: argparse.Namespace) -> int:
+    """``train --nproc N``: torchrun's own launcher, in this process, on this command line less
+    ``--nproc`` (``--standalone``: a free port on this machine). A process that dies ends the run with
+    one line naming it; its last checkpoint is the one rank 0 saved atomically before."""
+    import logging
+    import os
+
+    from tui_denoiser.core import distributed
+    from tui_denoiser.core.paths import new_run_dir
+
+    forwarded = _without_nproc(args.argv)
+    if args.resume:
+        run_dir = Path(args.resume).expanduser()
+    elif args.run_dir:
+        run_dir = Path(args.run_dir).expanduser()
+    else:
+        run_dir = new_run_dir()
+        forwarded += ["--run-dir", str(run_dir)]
+    if not args.resume and (run_dir / "last.pt").exists():
+        raise UserError(f"{run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
+    if not os.environ.get("OMP_NUM_THREADS") and not os.environ.get("DENOISER_TUI_THREADS"):
+        # torchrun would set 1 thread per process and warn; give each process its share of the cores
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.nproc))
+    os.environ[distributed.LAUNCHED_ENV] = "1"
+    for name in ("torch.distributed.run", "torch.distributed.elastic", "torch.distributed.launcher"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # its reports become our one line below
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    launch = get_args_parser().parse_args(["--standalone", f"--nproc_per_node={args.nproc}",
+                                           "-m", "tui_denoiser", *forwarded])
+    try:
+        run(launch)
+    except ChildFailedError as exc:
+        print(f"{PROG}: error: {_lost_process_line(exc, args.nproc, run_dir)}", file=sys.stderr)
+        return 1
+    except SignalException:
+        return 130  # the processes got the signal too: rank 0 saved and said how to resume
+    return 0
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--nproc":
+            skip = True
+        elif not token.startswith("--nproc="):
+            out.append(token)
+    return out
+
+
+def _lost_process_line(exc, nproc: int, run_dir: Path) -> str:
+    """Which process ended the run and how, where its last checkpoint is, how to go on: one line."""
+    import signal as signals
+
+    failures = exc.failures
+    # the cause: a process killed by a signal, else the first to fail (the others lost their peer)
+    rank = min(failures, key=lambda r: (failures[r].exitcode >= 0, failures[r].timestamp))
+    failure = failures[rank]
+    if failure.exitcode < 0:
+        try:
+            how = f"was killed by {signals.Signals(-failure.exitcode).name}"
+        except ValueError:
+            how = f"was killed by signal {-failure.exitcode}"
+    else:
+        how = f"exited with status {failure.exitcode}"
+    last = run_dir / "last.pt"
+    kept = (f"the last checkpoint {last} is intact; resume with: {PROG} train --resume {run_dir} --nproc {nproc}"
+            if last.is_file() else "no checkpoint was saved yet")
+    return f"process {rank} of {nproc} (pid {failure.pid}) {how}; the run stopped, {kept}"
 
 
 def _terminal_may_vanish(handle):
@@ -362,8 +491,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from tui_denoiser.core.sampling_policy import resolve_sampling
 
     loaded = load_model(_default_checkpoint(args.checkpoint), device=pick_device(args.device))
-    sampling = resolve_sampling(loaded.sampling, sampler=args.sampler, steps=args.steps, guidance=args.guidance,
-                                guidance_interval=args.guidance_interval, start=args.start)
+    sampling = resolve_sampling(_budgeted(loaded.sampling, args), sampler=args.sampler, steps=args.steps,
+                                guidance=args.guidance, guidance_interval=args.guidance_interval, start=args.start)
     frames = [to_uint8(step.images) for step in loaded.sample([args.digit] * args.count, sampling, seed=args.seed)]
     try:
         save_images(frames, out, strip=args.strip)
@@ -372,6 +501,22 @@ def cmd_sample(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({args.count} x digit {args.digit}, sampler {sampling.sampler}, {sampling.steps} steps, "
           f"seed {args.seed})")
     return 0
+
+
+def _budgeted(defaults, args: argparse.Namespace):
+    """``defaults``, or with ``--max-calls N`` the best measured setting within N calls (which then
+    cannot be combined with a flag that sets part of it)."""
+    if args.max_calls is None:
+        return defaults
+    given = [flag for flag, value in (("--sampler", args.sampler), ("--steps", args.steps),
+                                      ("--guidance", args.guidance)) if value is not None]
+    if args.guidance_interval is not KEEP:
+        given.append("--guidance-interval")
+    if given:
+        raise UserError(f"--max-calls picks the sampler, steps and guidance itself; drop {', '.join(given)}")
+    from tui_denoiser.core.sampling_policy import within_budget
+
+    return within_budget(defaults, args.max_calls) if defaults is not None else None
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -393,9 +538,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from tui_denoiser.core.evaluation import format_report, run_eval
     from tui_denoiser.core.paths import default_data_dir
 
+    _budgeted(None, args)  # --max-calls with a flag it would override: one line, before any loading
     report = run_eval(_default_checkpoint(args.checkpoint), args.data_dir or default_data_dir(),
                       per_digit=args.per_digit, sampler=args.sampler, steps=args.steps, guidance=args.guidance,
-                      guidance_interval=args.guidance_interval, seed=args.seed, device=args.device)
+                      guidance_interval=args.guidance_interval, seed=args.seed, device=args.device,
+                      max_calls=args.max_calls)
     print(format_report(report))
     if args.json:
         Path(args.json).expanduser().write_text(json.dumps(report.to_json(), indent=2) + "\n")
@@ -444,6 +591,7 @@ def _one_line(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # train --nproc hands it on to torchrun
         if args.command == "train":
             return cmd_train(args)
         if args.command == "sample":

@@ -143,6 +143,14 @@ def test_export(tmp_path, checkpoint, capsys):
      ["guidance"]),
     (["sample", "--digit", "3", "--out", "{tmp}/x.png", "--guidance", "nan"], ["finite"]),
     (["sample", "--out", "{tmp}/x.png"], ["--digit"]),
+    (["sample", "--digit", "3", "--out", "{tmp}/x.png", "--max-calls", "0"], ["--max-calls", "positive"]),
+    (["sample", "--digit", "3", "--out", "{tmp}/x.png", "--max-calls", "-4"], ["--max-calls", "positive"]),
+    (["sample", "--digit", "3", "--out", "{tmp}/x.png", "--max-calls", "2.5"], ["--max-calls", "positive"]),
+    (["sample", "--digit", "3", "--checkpoint", "{ckpt}", "--out", "{tmp}/x.png", "--max-calls", "4", "--steps",
+      "9"], ["--max-calls", "--steps"]),
+    (["eval", "--max-calls", "0"], ["--max-calls", "positive"]),
+    (["eval", "--max-calls", "four"], ["--max-calls", "positive"]),
+    (["eval", "--max-calls", "4", "--guidance", "2"], ["--max-calls", "--guidance"]),
     (["sample", "--digit", "3", "--checkpoint", "{tmp}", "--out", "{tmp}/x.png"], ["folder"]),
     (["info", "{tmp}/missing.pt"], ["not found"]),
     (["info", "{tmp}/notes.pt"], ["{tmp}/notes.pt"]),
@@ -166,7 +174,7 @@ def test_bad_input_is_one_stderr_line_and_exit_2(tmp_path, checkpoint, capsys, a
 
 # -- property-based: argument parsing alone (the commands are stubbed) ------------------------------------
 SAMPLE_OPTIONS = ["--digit", "--count", "--seed", "--checkpoint", "--out", "--strip", "--sampler", "--steps",
-                  "--guidance", "--guidance-interval", "--start", "--device"]
+                  "--guidance", "--guidance-interval", "--start", "--device", "--max-calls"]
 TRAIN_OPTIONS = ["--recipe", "--dataset", "--data-dir", "--run-dir", "--epochs", "--batch-size", "--lr",
                  "--steps", "--noise-levels", "--step-size", "--gamma", "--seed", "--device", "--max-steps", "--resume",
                  "--channels", "--res-blocks", "--noise", "--label-dropout", "--ema", "--bf16", "--no-bf16",
@@ -305,3 +313,21 @@ def test_a_core_error_is_worded_with_the_flag_that_sets_it(capsys, monkeypatch):
     line = _one_error_line(capsys, cli.main(["sample", "--digit", "1", "--out", "x.png", "--device", "cuda"]))
     assert line.endswith("error: --device cuda was asked for, but no CUDA GPU is available here")
     assert cli.flag_of("ema_decay") == "--ema" and cli.flag_of("batch_size") == "--batch-size"
+
+
+def test_sample_max_calls_picks_a_setting_within_the_budget(tmp_path, checkpoint, capsys, monkeypatch):
+    from tui_denoiser.core import sampling as sampling_mod
+
+    seen = []
+    real = sampling_mod.sample
+
+    def spy(model, labels, config, **kw):
+        for step in real(model, labels, config, **kw):
+            seen.append(step.model_calls)
+            yield step
+
+    monkeypatch.setattr("tui_denoiser.core.inference.sample", spy)
+    out = tmp_path / "x.npy"
+    assert cli.main(["sample", "--digit", "3", "--count", "2", "--checkpoint", str(checkpoint), "--out", str(out),
+                     "--max-calls", "3"]) == 0
+    assert np.load(out).shape[0] >= 2 and 1 <= seen[-1] <= 3

@@ -27,7 +27,11 @@ NOISE_MODES = ("discrete-batch", "discrete", "continuous", "edm")
 SIGMA_DATA = 0.6162
 # Every sampler core/sampling.py implements (its registry is checked against this list), known here so
 # that forms and the CLI can offer them before torch loads.
-SAMPLER_NAMES = ("original", "euler", "heun", "stochastic", "dpm2m")
+SAMPLER_NAMES = ("original", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn")
+# dpm2m-churn: at the levels in CHURN_LEVELS, raise sigma by the factor 1 + CHURN_GAMMA with fresh noise
+# before the step (EDM's S_churn), which cleans up the isolated specks deterministic steps leave there.
+CHURN_GAMMA = 0.4
+CHURN_LEVELS = (0.01, 0.5)
 STARTS = ("pure", "matched")  # starting noise: sigma_max * N(0,1), or the spread training inputs have there
 GRIDS = ("linear", "karras")  # noise levels: sigma_max * k/K, or EDM's rho=7 spacing down to sigma_min
 MAX_SAMPLING_STEPS = 1000

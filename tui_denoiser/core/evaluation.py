@@ -38,7 +38,7 @@ from tui_denoiser.core.classifier import MnistClassifier, load_classifier
 from tui_denoiser.core.data import to_model_range
 from tui_denoiser.core.errors import ConfigError, UserError
 from tui_denoiser.core.imaging import to_uint8
-from tui_denoiser.core.sampling_policy import KEEP, resolve_sampling
+from tui_denoiser.core.sampling_policy import KEEP, resolve_sampling, within_budget
 
 PSNR_LEVELS: tuple[float, ...] = tuple(t / 10 for t in range(1, 11))  # sigma = t/T, T = 10
 BLUR_SIGMAS: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9, 1.1, 1.4, 1.8, 2.3, 3.0)
@@ -256,11 +256,13 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
              sampler: str | None = None, steps: int | None = None, guidance: float | None = None,
              guidance_interval: Any = KEEP, seed: int = 0, batch_size: int = 500, psnr_images: int = 1000, psnr_levels: Sequence[float] = PSNR_LEVELS,
              callback: Callable[[EvalProgress], None] | None = None,
-             judges: Sequence[Any] = ()) -> EvalReport:
+             judges: Sequence[Any] = (), max_calls: int | None = None) -> EvalReport:
     """Measure ``loaded`` (a :class:`LoadedModel`) with ``classifier``; see the module docstring.
 
     ``judges`` (:class:`~tui_denoiser.core.judges.Judge`, e.g. the held-out ones) score the same samples
     beside the classifier; the report's ``quality`` holds every judge, the speck rate and the ink ratio.
+    ``max_calls``: start from the best measured setting within that many model calls per sample
+    (:func:`~tui_denoiser.core.sampling_policy.within_budget`) instead of the model's own sampling.
 
     ``test_images``/``train_images`` are uint8 (N,28,28) real digits; ``train_labels`` (optional) makes
     the floor's training digits class-balanced too. The classifier is put in eval mode. Samples are
@@ -273,7 +275,8 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
     _check_int("batch size", batch_size, 1, 65_536)
     _check_int("PSNR images", psnr_images, 0, 1_000_000)
     _check_int("seed", seed, 0, 2**63 - 1)
-    sampling = resolve_sampling(loaded.sampling, sampler=sampler, steps=steps, guidance=guidance,
+    base = loaded.sampling if max_calls is None else within_budget(loaded.sampling, max_calls)
+    sampling = resolve_sampling(base, sampler=sampler, steps=steps, guidance=guidance,
                                 guidance_interval=guidance_interval)
     num_classes = int(loaded.model_config.num_classes)
     if num_classes != 10:
@@ -410,7 +413,7 @@ def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
              classifier_path: str | Path | None = None, per_digit: int = 100, sampler: str | None = None,
              steps: int | None = None, guidance: float | None = None, guidance_interval: Any = KEEP, seed: int = 0,
              device: str = "cpu", psnr_images: int = 1000, callback: Callable[[EvalProgress], None] | None = None,
-             download: bool = True, held_out: bool = True) -> EvalReport:
+             download: bool = True, held_out: bool = True, max_calls: int | None = None) -> EvalReport:
     """Load the checkpoint, the classifier and MNIST (``data_dir``, default the cache), then :func:`evaluate`.
 
     ``held_out``: also score on every shipped held-out judge (``core/judges.py``) that is installed.
@@ -438,7 +441,7 @@ def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
     return evaluate(loaded, classifier, test_x, test_y, train_x, train_y, per_digit=per_digit, sampler=sampler,
                     steps=steps, guidance=guidance, guidance_interval=guidance_interval, seed=seed,
                     psnr_images=psnr_images, callback=callback,
-                    judges=shipped_judges(classifier, dev)[1:] if held_out else ())
+                    judges=shipped_judges(classifier, dev)[1:] if held_out else (), max_calls=max_calls)
 
 
 # -- text ---------------------------------------------------------------------------------------------

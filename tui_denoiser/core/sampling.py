@@ -25,7 +25,7 @@ from typing import Callable, Iterator, NamedTuple, Sequence
 
 import torch
 
-from tui_denoiser.core.config import SAMPLER_NAMES, SIGMA_DATA, SamplingConfig
+from tui_denoiser.core.config import CHURN_GAMMA, CHURN_LEVELS, SAMPLER_NAMES, SIGMA_DATA, SamplingConfig
 from tui_denoiser.core.noise import karras_sigmas, linear_sigmas
 from tui_denoiser.core.threads import cpu_threads
 
@@ -112,6 +112,34 @@ def sample_dpm2m(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
         yield x
 
 
+def sample_dpm2m_churn(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
+                       generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """DPM-Solver++(2M), except at the levels in ``CHURN_LEVELS``: there EDM's stochastic step (Karras
+    et al. 2022, algorithm 2): raise sigma to ``(1 + CHURN_GAMMA) sigma`` with fresh noise, then one
+    Euler step to ``sigma_next`` (the 2M history restarts after it). One call a step, as dpm2m; the
+    fresh noise lets the low-noise steps undo the stray specks that deterministic steps keep."""
+    previous_d: torch.Tensor | None = None
+    lo, hi = CHURN_LEVELS
+    for k, (sigma, sigma_next) in enumerate(zip(sigmas, sigmas[1:])):
+        if lo <= sigma <= hi and sigma_next > 0:
+            sigma_hat = sigma * (1 + CHURN_GAMMA)
+            noise = torch.randn(x.shape, generator=generator).to(x.device)
+            x = x + math.sqrt(sigma_hat**2 - sigma**2) * noise
+            x = _euler_step(x, denoise(x, sigma_hat), sigma_hat, sigma_next)
+            previous_d = None
+            yield x
+            continue
+        d = denoise(x, sigma)
+        d_step = d
+        if previous_d is not None and sigma_next > 0:
+            h = math.log(sigma / sigma_next)
+            r = math.log(sigmas[k - 1] / sigma) / h
+            d_step = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * previous_d
+        previous_d = d
+        x = _euler_step(x, d_step, sigma, sigma_next)
+        yield x
+
+
 class Sampler(NamedTuple):
     run: Callable[..., Iterator[torch.Tensor]]
     description: str
@@ -124,6 +152,8 @@ SAMPLERS: dict[str, Sampler] = {
     "heun": Sampler(sample_heun, "Euler with Heun's 2nd-order correction (EDM), 2K-1 model calls"),
     "stochastic": Sampler(sample_stochastic, "Euler-ancestral: denoise, then re-noise to sigma_next"),
     "dpm2m": Sampler(sample_dpm2m, "DPM-Solver++(2M): second order from the previous step's prediction, 1 call a step"),
+    "dpm2m-churn": Sampler(sample_dpm2m_churn, "dpm2m with fresh noise at the low levels (EDM churn), "
+                                               "which cleans up stray specks; 1 call a step"),
 }
 assert tuple(SAMPLERS) == SAMPLER_NAMES, "config.SAMPLER_NAMES must list every sampler, in order"
 

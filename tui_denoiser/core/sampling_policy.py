@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
+from tui_denoiser.core.config import CHURN_GAMMA, CHURN_LEVELS, ModelConfig, SamplingConfig, TrainConfig
 
 # The best settings measured for EDM models (README "Sample quality"): DPM-Solver++(2M) at 14 steps,
 # guided at 1.5 (models trained with label dropout) only at the middle noise levels, where guidance buys accuracy without the loss of
@@ -76,3 +76,74 @@ def editing_sampling(defaults: SamplingConfig) -> SamplingConfig:
     if defaults.sampler == "original":
         return defaults
     return defaults.replace(sampler=EDIT_SAMPLER)
+
+
+# -- a budget of model calls --------------------------------------------------------------------------
+# The best setting measured at each number of network evaluations per sample, for EDM models trained
+# with label dropout (scripts/quality_sweep.py on denoiser-edm.pt at 100 a digit, tuned on the shipped
+# classifier only; README "Sample quality" has the figures and commands). Each row: (calls, changes to
+# the model's own sampling). With few steps, stopping at a higher sigma_min and denoising from there
+# beats a grid that reaches down to 0.002; guidance pays only from about 6 calls.
+EDM_BUDGETS: tuple[tuple[int, dict[str, Any]], ...] = (
+    (1, {"sampler": "euler", "steps": 1, "guidance": 1.0, "guidance_interval": None}),
+    (2, {"sampler": "dpm2m", "steps": 2, "guidance": 1.0, "guidance_interval": None, "sigma_min": 1.5}),
+    (4, {"sampler": "dpm2m", "steps": 4, "guidance": 1.0, "guidance_interval": None, "sigma_min": 0.1}),
+    (6, {"sampler": "dpm2m", "steps": 5, "guidance": 1.5, "guidance_interval": (1.0, 10.0), "sigma_min": 0.05}),
+)
+
+
+def count_model_calls(config: SamplingConfig) -> int:
+    """Network evaluations per sample that ``config`` costs (guidance counts two), without torch.
+
+    The same levels as ``sampling.sigma_schedule``; a test checks this against the samplers' own count.
+    """
+    k = config.steps
+    if config.sampler == "original" or config.grid == "linear":
+        sigmas = [config.sigma_max * (k - i) / k for i in range(k)]
+    elif k == 1:
+        sigmas = [config.sigma_max]
+    else:
+        lo, hi = config.sigma_min ** (1 / 7), config.sigma_max ** (1 / 7)
+        sigmas = [(hi + i / (k - 1) * (lo - hi)) ** 7 for i in range(k)]
+
+    def cost(sigma: float) -> int:
+        if config.guidance == 1:
+            return 1
+        interval = config.guidance_interval
+        return 2 if interval is None or interval[0] <= sigma <= interval[1] else 1
+
+    if config.sampler == "dpm2m-churn":  # the churned levels are evaluated at (1 + gamma) sigma
+        lo, hi = CHURN_LEVELS
+        sigmas = [s * (1 + CHURN_GAMMA) if lo <= s <= hi and i < k - 1 else s for i, s in enumerate(sigmas)]
+    calls = sum(cost(s) for s in sigmas)
+    if config.sampler == "heun":  # a second evaluation at every level but the last step onto 0
+        calls += sum(cost(s) for s in sigmas[1:])
+    return calls
+
+
+def within_budget(defaults: SamplingConfig, max_calls: int, *, guided: bool | None = None,
+                  edm: bool | None = None) -> SamplingConfig:
+    """The best measured setting that costs at most ``max_calls`` model calls per sample.
+
+    The model's own sampling when it fits; else, for EDM models, the best row of :data:`EDM_BUDGETS`
+    that fits (unguided rows only for a model without guidance); else, for the original recipe, its
+    own sampler over fewer levels. ``guided``/``edm`` default to what ``defaults`` looks like.
+    """
+    from tui_denoiser.core.errors import ConfigError
+
+    if isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1:
+        raise ConfigError(f"max calls must be a positive integer, got {max_calls!r}")
+    if count_model_calls(defaults) <= max_calls:
+        return defaults
+    edm = defaults.grid == "karras" and defaults.sampler != "original" if edm is None else edm
+    guided = defaults.guided if guided is None else guided
+    if not edm:
+        return defaults.replace(steps=max(1, max_calls // (2 if defaults.guided else 1)))
+    best = defaults.replace(**EDM_BUDGETS[0][1])
+    for calls, changes in EDM_BUDGETS:
+        candidate = defaults.replace(**changes)
+        if not guided and candidate.guided:
+            candidate = candidate.replace(guidance=1.0, guidance_interval=None)
+        if count_model_calls(candidate) <= max_calls:
+            best = candidate
+    return best
