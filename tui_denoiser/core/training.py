@@ -20,6 +20,7 @@ from typing import Any, Callable
 import torch
 from torch.nn import functional as F
 
+from tui_denoiser.core import distributed
 from tui_denoiser.core import events as ev
 from tui_denoiser.core.checkpoint import build_from, configs_from, load_checkpoint, save_checkpoint
 from tui_denoiser.core.config import ModelConfig, TrainConfig
@@ -112,6 +113,7 @@ class Trainer:
         self.stop_reason = "stop"
         self.last_checkpoint: str | None = None
         self.history: list[dict[str, Any]] = []
+        self.dist = distributed.current()  # one process, unless torchrun started this one (see _setup)
 
     # -- reporting -------------------------------------------------------------------------------
     def _emit(self, event: ev.TrainEvent) -> None:
@@ -149,7 +151,7 @@ class Trainer:
             if "out of memory" in str(exc).lower():
                 event = self._failed(out_of_memory_error(self.train_config.batch_size))
             else:
-                event = ev.Failed(f"training failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+                event = ev.Failed(distributed.failure_line(exc) or f"training failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
                                   self.last_checkpoint)
         self._emit(event)
         return event
@@ -178,6 +180,11 @@ class Trainer:
         stored_sampling = resume_payload.get("sampling_config") if resume_payload is not None else None
         self.sampling = model_sampling(self.model_config, cfg, stored_sampling)
         self.device = pick_device(cfg.device)
+        self.dist = distributed.init(self.device)  # under torchrun: this rank's device and process group
+        self.device = self.dist.device
+        if not self.dist.is_main:  # rank 0 alone writes, previews and evaluates
+            self.write_metrics = False
+            self.train_config = cfg = cfg.replace(preview=False, quality_eval=False)
         if self.device.type == "cpu":
             cpu_threads(refresh=True)  # the cores other processes leave free (see cpu_threads)
         torch.manual_seed(cfg.seed)
@@ -196,7 +203,8 @@ class Trainer:
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.model.to(memory_format=self.memory_format)
         # The training forward only: validation and previews run the eager module (same weights).
-        self.forward = torch.compile(self.model) if cfg.compile else self.model
+        self.dist.check_batches(self.train_x.shape[0], cfg.batch_size)
+        self.forward = self.dist.wrap(self.model, compile=cfg.compile)  # DDP around it under torchrun
         fused = self.device.type == "cuda"
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, fused=fused, foreach=None if fused else True)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
@@ -256,6 +264,9 @@ class Trainer:
         }
 
     def _save(self, epoch_done: int, reason: str, position: dict[str, Any] | None = None) -> str:
+        if not self.dist.is_main:  # every rank holds the same state; rank 0 writes it
+            self.last_checkpoint = str(self.run_dir / "last.pt")
+            return self.last_checkpoint
         payload = self._payload(epoch_done, position)
         last = save_checkpoint(self.run_dir / "last.pt", payload)
         if reason == "epoch":
@@ -321,6 +332,8 @@ class Trainer:
     def validation_loss(self, model: torch.nn.Module) -> float:
         """Loss on the test split with fixed noise (same seed every epoch), so epochs compare."""
         cfg = self.train_config
+        if not self.dist.is_main:
+            return math.nan  # rank 0 validates
         was_training = model.training
         model.eval()
         gen = torch.Generator(device=self.device).manual_seed(VAL_SEED)
@@ -354,6 +367,8 @@ class Trainer:
         self._emit(ev.RunStarted(str(self.run_dir), self.device.type, device_name(self.device), cfg.epochs,
                                  steps_per_epoch, self.start_epoch, self.global_step, schedule,
                                  self.model_config.to_dict(), cfg.to_dict(), list(self.history)))
+        for note in self.dist.notes:
+            self._emit(ev.Warning_(note))
         self.quality = self._quality_monitor()
         autocast = cfg.bf16 and self.device.type != "mps"
         null_label = self.model_config.num_classes
@@ -367,7 +382,7 @@ class Trainer:
         while epoch < cfg.epochs and not stopped:
             position = self.resume_position
             self.resume_position = None
-            self.sigma_bins.load_state(position)  # a resumed epoch keeps its loss-by-sigma bins
+            self.sigma_bins.load_state(position if self.dist.is_main else None)  # a resumed epoch keeps its loss-by-sigma bins (summed: once)
             if position is not None:
                 perm = position["perm"].to(self.device, torch.long)
                 first = int(position["step_in_epoch"])
@@ -391,7 +406,8 @@ class Trainer:
                         time.sleep(0.05)
                     t_start += time.perf_counter() - paused_at
                     t_window = time.perf_counter()
-                if self.stop_event.is_set() or (cfg.max_steps is not None and self.global_step >= cfg.max_steps):
+                if (self.dist.agree_stop(self.stop_event.is_set(), self.global_step)
+                        or (cfg.max_steps is not None and self.global_step >= cfg.max_steps)):
                     stopped = True
                     break
                 idx = perm[step_in_epoch * cfg.batch_size:(step_in_epoch + 1) * cfg.batch_size]
@@ -403,6 +419,7 @@ class Trainer:
                 if cfg.label_dropout > 0:
                     drop = torch.rand((batch,), device=self.device, generator=self.dev_gen) < cfg.label_dropout
                     labels = torch.where(drop, torch.full_like(labels, null_label), labels)
+                x0, labels, sigma, noise = self.dist.take_share(x0, labels, sigma, noise)  # this rank's rows
                 s4 = sigma[:, None, None, None]
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
                     pred = self.forward(x0 + s4 * noise, s4, labels)
@@ -411,13 +428,14 @@ class Trainer:
                     loss = F.mse_loss(pred.float(), x0)
                 else:
                     loss = ((pred.float() - x0).pow(2).mean(dim=(1, 2, 3)) * weights).mean()
+                loss = self.dist.weigh(loss, x0.shape[0], batch)
                 self.sigma_bins.add_batch(sigma, pred, x0, weights)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
                 if self.ema is not None:
                     self.ema.update(self.model)
-                detached = loss.detach()
+                detached = self.dist.mean(loss.detach())  # the global batch's loss on every rank
                 loss_sum += detached
                 window_sum += detached
                 loss_count += 1
@@ -451,7 +469,8 @@ class Trainer:
                     raise self._nonfinite_error(float(loss_sum))
                 # Save where in the epoch we are (its permutation too) so a resume continues exactly.
                 position = {"perm": perm.to("cpu", torch.int32), "step_in_epoch": step_in_epoch,
-                            "loss_sum": float(loss_sum), "loss_count": loss_count, **self.sigma_bins.state()}
+                            "loss_sum": float(loss_sum), "loss_count": loss_count,
+                            **self.dist.reduced(self.sigma_bins).state()}
                 self._save(epoch, self.stop_reason, position)
                 break
 
@@ -471,7 +490,7 @@ class Trainer:
             rate = steps_this_run * cfg.batch_size / max(elapsed, 1e-9)
             self._emit(ev.EpochEnd(epoch, cfg.epochs, self.global_step, train_loss, val_loss, lr, next_lr, elapsed,
                                    eta, rate, preview))
-            self._emit(self.sigma_bins.event(epoch, self.global_step))
+            self._emit(self.dist.reduced(self.sigma_bins).event(epoch, self.global_step))
             self.sigma_bins.reset()
             if self.quality is not None and self.quality.at_epoch_end:
                 self._evaluate(epoch, "epoch")
@@ -490,8 +509,9 @@ class Trainer:
     def _end_insight(self, epoch: int, steps_this_run: int) -> None:
         """The run's end: the loss by sigma of an epoch cut short, and a last evaluation unless a person
         or a signal stopped the run (they want it to end now) or the last step was just evaluated."""
-        if not self.sigma_bins.empty:
-            self._emit(self.sigma_bins.event(epoch, self.global_step, partial=True))
+        bins = self.dist.reduced(self.sigma_bins)
+        if not bins.empty:
+            self._emit(bins.event(epoch, self.global_step, partial=True))
         if (self.quality is not None and steps_this_run > 0 and not self.stop_event.is_set()
                 and self.quality.last_step != self.global_step):
             self._evaluate(min(epoch, self.train_config.epochs - 1), "end")
