@@ -347,7 +347,6 @@ def _launch_torchrun(args: argparse.Namespace) -> int:
     """``train --nproc N``: torchrun's own launcher, in this process, on this command line less
     ``--nproc`` (``--standalone``: a free port on this machine). A process that dies ends the run with
     one line naming it; its last checkpoint is the one rank 0 saved atomically before."""
-    import logging
     import os
 
     from tui_denoiser.core import distributed
@@ -366,22 +365,12 @@ def _launch_torchrun(args: argparse.Namespace) -> int:
     if not os.environ.get("OMP_NUM_THREADS") and not os.environ.get("DENOISER_TUI_THREADS"):
         # torchrun would set 1 thread per process and warn; give each process its share of the cores
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.nproc))
-    os.environ[distributed.LAUNCHED_ENV] = "1"
-    for name in ("torch.distributed.run", "torch.distributed.elastic", "torch.distributed.launcher"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)  # its reports become our one line below
-    from torch.distributed.elastic.multiprocessing.api import SignalException
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import get_args_parser, run
-
-    launch = get_args_parser().parse_args(["--standalone", f"--nproc_per_node={args.nproc}",
-                                           "-m", "tui_denoiser", *forwarded])
-    try:
-        run(launch)
-    except ChildFailedError as exc:
-        print(f"{PROG}: error: {_lost_process_line(exc, args.nproc, run_dir)}", file=sys.stderr)
-        return 1
-    except SignalException:
+    outcome = distributed.launch(args.nproc, forwarded)
+    if outcome.signal:
         return 130  # the processes got the signal too: rank 0 saved and said how to resume
+    if outcome.lost is not None:
+        print(f"{PROG}: error: {_lost_process_line(outcome.lost, args.nproc, run_dir)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -397,25 +386,12 @@ def _without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
-def _lost_process_line(exc, nproc: int, run_dir: Path) -> str:
+def _lost_process_line(lost, nproc: int, run_dir: Path) -> str:
     """Which process ended the run and how, where its last checkpoint is, how to go on: one line."""
-    import signal as signals
-
-    failures = exc.failures
-    # the cause: a process killed by a signal, else the first to fail (the others lost their peer)
-    rank = min(failures, key=lambda r: (failures[r].exitcode >= 0, failures[r].timestamp))
-    failure = failures[rank]
-    if failure.exitcode < 0:
-        try:
-            how = f"was killed by {signals.Signals(-failure.exitcode).name}"
-        except ValueError:
-            how = f"was killed by signal {-failure.exitcode}"
-    else:
-        how = f"exited with status {failure.exitcode}"
     last = run_dir / "last.pt"
     kept = (f"the last checkpoint {last} is intact; resume with: {PROG} train --resume {run_dir} --nproc {nproc}"
             if last.is_file() else "no checkpoint was saved yet")
-    return f"process {rank} of {nproc} (pid {failure.pid}) {how}; the run stopped, {kept}"
+    return f"process {lost.rank} of {nproc} (pid {lost.pid}) {lost.how}; the run stopped, {kept}"
 
 
 def _terminal_may_vanish(handle):

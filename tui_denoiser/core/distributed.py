@@ -244,6 +244,57 @@ def failure_line(exc: BaseException) -> str | None:
     return None
 
 
+@dataclass
+class LostProcess:
+    """The process that ended a launched run: its rank, pid and how it ended."""
+
+    rank: int
+    pid: int
+    exitcode: int
+
+    @property
+    def how(self) -> str:
+        if self.exitcode < 0:
+            import signal
+
+            try:
+                return f"was killed by {signal.Signals(-self.exitcode).name}"
+            except ValueError:
+                return f"was killed by signal {-self.exitcode}"
+        return f"exited with status {self.exitcode}"
+
+
+@dataclass
+class LaunchOutcome:
+    lost: LostProcess | None = None  # the cause when a process failed
+    signal: bool = False  # the launcher was signalled (the processes were too: they saved and stopped)
+
+
+def launch(nproc: int, argv: list[str]) -> LaunchOutcome:
+    """``torchrun --standalone --nproc_per_node=NPROC -m tui_denoiser ARGV``, through torchrun's own
+    launcher in this process, with its log quiet: the caller words the outcome as one line."""
+    import logging
+
+    for name in ("torch.distributed.run", "torch.distributed.elastic", "torch.distributed.launcher"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    os.environ[LAUNCHED_ENV] = "1"
+    args = get_args_parser().parse_args(["--standalone", f"--nproc_per_node={nproc}", "-m", "tui_denoiser", *argv])
+    try:
+        run(args)
+    except ChildFailedError as exc:
+        failures = exc.failures
+        # the cause: a process killed by a signal, else the first to fail (the others lost their peer)
+        rank = min(failures, key=lambda r: (failures[r].exitcode >= 0, failures[r].timestamp))
+        return LaunchOutcome(LostProcess(rank, failures[rank].pid, failures[rank].exitcode))
+    except SignalException:
+        return LaunchOutcome(signal=True)
+    return LaunchOutcome()
+
+
 def _sync_batchnorm_in_place(model: torch.nn.Module) -> None:
     """Swap every BatchNorm child for a SyncBatchNorm sharing its parameters and buffers (state dict
     keys unchanged), inside ``model`` itself so the optimizer and the EMA keep their tensors."""
