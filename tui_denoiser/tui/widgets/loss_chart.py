@@ -21,14 +21,15 @@ class LogTicks(NumericAxisFormatter):
     """Ticks placed in log10 space, labelled with the value itself (0.01, 0.02, 0.05...)."""
 
     def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
-        return [f"{10 ** t:.2g}" for t in ticks]
+        # 320 rather than 3.2e+02: the labels must fit the 7-column margin
+        return [f"{10 ** t:.0f}" if 10 ** t >= 10 else f"{10 ** t:.2g}" for t in ticks]
 
 
 class Plot(PlotWidget, can_focus=False):
     """The plot without focus (its arrow-key panning would steal the screen's keys), tighter margins."""
 
     margin_top = reactive(0)
-    margin_bottom = reactive(2)
+    margin_bottom = reactive(1)  # the tick labels; no x label row (every row counts at 80x24)
     margin_left = reactive(7)
 
 
