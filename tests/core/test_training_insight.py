@@ -234,3 +234,27 @@ def test_a_failing_evaluation_is_one_warning_and_training_goes_on(tmp_path, tiny
     warnings = [e.message for e in got if isinstance(e, ev.Warning_)]
     assert warnings == ["quality evaluation failed and is off for this run: sampler exploded"]
 
+
+
+def test_a_stop_during_an_evaluation_ends_it_within_a_sampler_step(tiny_tensors):
+    from tui_denoiser.core.inference import LoadedModel, prepare_for_inference
+    from tui_denoiser.core.model import ConditionalDenoiser
+    from tui_denoiser.core.training_insight import QualityMonitor
+
+    stop = threading.Event()
+    monitor = QualityMonitor(BASE, "cpu", stop)
+    monitor.prepare(*tiny_tensors[2:], *tiny_tensors[:2])
+    loaded = LoadedModel(prepare_for_inference(ConditionalDenoiser(TINY).eval()), TINY, BASE, "x")
+    assert monitor.evaluate(loaded, 0, 1, "step") is not None
+    calls = []
+    original = loaded.sample
+
+    def counting(*args, **kwargs):
+        for step in original(*args, **kwargs):
+            calls.append(step.index)
+            stop.set()
+            yield step
+
+    loaded.sample = counting
+    assert monitor.evaluate(loaded, 0, 2, "step") is None and calls == [0]
+    assert monitor.last_step == 1

@@ -149,7 +149,7 @@ class QualityMonitor:
 
     ``prepare`` loads the classifier and computes the real digits' statistics once; ``evaluate`` then
     samples ``per_digit`` digits of each class from a :class:`LoadedModel`-like object (``sample(labels,
-    seed=)``) and compares. A set ``stop_event`` abandons an evaluation between batches.
+    seed=)``) and compares. A set ``stop_event`` abandons an evaluation within one sampler step.
     """
 
     def __init__(self, cfg: TrainConfig, device: torch.device | str, stop_event: threading.Event | None = None):
@@ -213,7 +213,8 @@ class QualityMonitor:
             last = None
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
                 for last in loaded.sample(labels[start:start + EVAL_BATCH], seed=EVAL_SEED + b):
-                    pass
+                    if self.stop_event.is_set():  # Stop or a signal: end within one sampler step
+                        return None
             assert last is not None
             batches.append(_quantise(last.images))  # uint8 as shown, back to [-1, 1]
             calls = last.model_calls
