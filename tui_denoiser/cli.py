@@ -106,7 +106,7 @@ def flag_of(field: str) -> str:
 def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """The sampling request of ``sample`` and ``eval``; what is left out is the model's own."""
     parser.add_argument("--sampler", type=_sampler, metavar="{" + ",".join(SAMPLER_NAMES) + "}",
-                        help="sampler (default: the model's own; dpm2m for EDM models, original otherwise)")
+                        help="sampler (default: the model's own; dpm2m-churn for EDM models, original otherwise)")
     parser.add_argument("--steps", type=_positive_int, help="sampling steps (default: the model's)")
     parser.add_argument("--guidance", type=_number,
                         help="classifier-free guidance scale, 1 = plain conditional (default: the model's)")

@@ -41,8 +41,8 @@ def test_load_model_prefers_ema_and_samples(tmp_path):
         assert torch.equal(loaded.model.state_dict()[name], tensor)
     raw = load_model(path, ema=False)
     assert torch.equal(raw.model.state_dict()["out.weight"], payload["model"]["out.weight"])
-    # No stored sampling config: the recipe's (guided dpm2m, trained with label dropout).
-    assert loaded.sampling == SamplingConfig(sampler="dpm2m", steps=14, guidance=1.5, guidance_interval=(0.3, 10.0),
+    # No stored sampling config: the recipe's (guided dpm2m-churn, trained with label dropout).
+    assert loaded.sampling == SamplingConfig(sampler="dpm2m-churn", steps=14, guidance=1.5, guidance_interval=(0.3, 10.0),
                                              start="pure", grid="karras", sigma_min=0.002, sigma_max=80.0)
     three = resolve_sampling(loaded.sampling, steps=3)
     frames = list(loaded.sample([0, 9], three, seed=1))  # levels 80, 1.5, 0.002: one inside 0.3..10

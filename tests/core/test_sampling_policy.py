@@ -12,14 +12,14 @@ from tui_denoiser.core.sampling_policy import default_sampling, resolve_sampling
 def test_edm_models_with_label_dropout_default_to_guided_dpm2m():
     recipe = RECIPES["edm"]
     got = default_sampling(recipe.model, recipe.train)
-    assert got == SamplingConfig(sampler="dpm2m", steps=14, guidance=1.5, guidance_interval=(0.3, 10.0),
+    assert got == SamplingConfig(sampler="dpm2m-churn", steps=14, guidance=1.5, guidance_interval=(0.3, 10.0),
                                  start="pure", grid="karras", sigma_min=0.002, sigma_max=80.0)
 
 
 def test_edm_models_without_label_dropout_are_never_guided():
     recipe = RECIPES["edm"]
     got = default_sampling(recipe.model, recipe.train.replace(label_dropout=0.0))
-    assert got.sampler == "dpm2m" and got.guidance == 1.0 and got.guidance_interval is None and not got.guided
+    assert got.sampler == "dpm2m-churn" and got.guidance == 1.0 and got.guidance_interval is None and not got.guided
 
 
 def test_the_original_recipe_samples_its_training_levels():

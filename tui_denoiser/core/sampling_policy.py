@@ -16,8 +16,10 @@ from tui_denoiser.core.config import CHURN_GAMMA, CHURN_LEVELS, ModelConfig, Sam
 
 # The best settings measured for EDM models (README "Sample quality"): DPM-Solver++(2M) at 14 steps,
 # guided at 1.5 (models trained with label dropout) only at the middle noise levels, where guidance buys accuracy without the loss of
-# diversity it costs at the ends (Kynkaanniemi et al. 2024).
-EDM_SAMPLER = "dpm2m"
+# diversity it costs at the ends (Kynkaanniemi et al. 2024), with fresh noise at the low levels (EDM's
+# churn, "dpm2m-churn"): the deterministic steps there leave isolated specks that the churn cleans up.
+# Tuned on the shipped classifier; the held-out judges (core/judges.py) only confirm it.
+EDM_SAMPLER = "dpm2m-churn"
 EDM_STEPS = 14
 GUIDANCE = 1.5
 GUIDANCE_INTERVAL = (0.3, 10.0)
