@@ -135,6 +135,23 @@ async def test_bad_sigma_and_empty_canvas_say_so(tmp_path):
 
 
 @asynctest
+async def test_a_run_started_while_one_runs_replaces_it_and_finishes(tmp_path):
+    app = _app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await _until(pilot, lambda: screen.loaded is not None)
+        images, _ = real_digits()
+        screen.query_one(DrawCanvas).load(images[6])
+        await pilot.press("8")
+        screen.action_run("edit")
+        screen.action_run("inpaint")  # refused (nothing masked): the first run goes on
+        assert screen.running and "mark the region" in str(screen.query_one("#pg-status").content)
+        screen.action_run("morph")  # while the edit still runs: it is stopped, the morph shows
+        await _until(pilot, lambda: not screen.running, timeout=30)
+        assert screen.request.kind == "morph" and screen.frames[-1].shape == (6, 28, 28)
+
+
+@asynctest
 async def test_f4_and_p_open_the_playground(tmp_path):
     app = DenoiserApp(start_mode="sampling", warm_imports=False, runs_root=tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -87,3 +87,56 @@ class ExportDone(Message):
 @dataclass
 class ExportFailed(Message):
     message: str
+
+
+# ----------------------------------------------------------------- the playground
+
+
+@dataclass(frozen=True)
+class PlayRequest:
+    """What a playground run was asked for (the step viewer shows ``digit`` and ``sampler``)."""
+
+    kind: str  # "edit", "inpaint" or "morph"
+    digit: Any  # the target digit, or "3→7" for a morph
+    sampler: str
+    seed: int
+    sigma: float | None = None
+    token: int = 0  # which run of the screen's it is, so frames from a stopped run are ignored
+
+
+@dataclass
+class CanvasRead(Message):
+    """The classifier's reading of the canvas."""
+
+    probabilities: Any  # (10,) floats, or None for a blank canvas
+    token: int
+
+
+@dataclass
+class PlayFrames(Message):
+    """The frames of a playground run so far (``done`` once it finished)."""
+
+    request: PlayRequest
+    frames: list[Any]
+    sigmas: list[float]
+    done: bool
+
+    def can_replace(self, message: Message) -> bool:  # a newer partial run replaces an unhandled older one
+        return isinstance(message, PlayFrames) and not message.done and message.request == self.request
+
+
+@dataclass
+class PlayFailed(Message):
+    message: str
+
+
+@dataclass
+class PlayModelReady(Message):
+    loaded: Any
+    note: str
+
+
+@dataclass
+class PlayExported(Message):
+    paths: list[str]
+    error: str | None = None

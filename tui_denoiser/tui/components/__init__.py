@@ -2,5 +2,6 @@
 
 ``widgets/`` holds leaf widgets that only draw what they are given (an image, a chart, a log);
 ``components/`` holds the parts a screen is built from, each owning its state (the sampling request,
-the trajectory on show, the run buttons) so that screens compose them and run the workers.
+the trajectory on show, the run buttons, the playground's settings and canvas) so that screens
+compose them and run the workers.
 """

@@ -1,98 +1,39 @@
 """The playground: draw a digit, noise it and watch it come back (SDEdit); inpaint; morph.
 
-The canvas owns the drawing; the shipped classifier reads it in a thread worker after every change
-(ten bars). ``d`` noises the drawing to σ and denoises it to the chosen digit, ``i`` regenerates the
-masked region (``m`` marks it), ``o`` draws a morph row; every step of the run shows in the sampling
-screen's step viewer and strip as it arrives. The model is the one the sampling screen has loaded
-(else the shipped model), sampled with its own sampler. Workers only post messages; every widget is
-touched on the event loop.
+The screen composes the canvas column (``components/play_canvas.py``: the canvas, its mode and the morph
+row), the settings column (``components/play_controls.py``: the classifier's bars, the run's settings,
+the status line) and the sampling screen's step viewer, maps the keys to them, and runs the workers.
+The shipped classifier reads the canvas in a thread worker after every change (ten bars). ``d`` noises
+the drawing to σ and denoises it to the chosen digit, ``i`` regenerates the masked region (``m`` marks
+it), ``o`` draws a morph row; every step of the run shows in the step viewer and strip as it arrives.
+The model is the one the sampling screen has loaded (else the shipped model), sampled with its own
+sampler. Workers only post messages; every widget is touched on the event loop.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, HorizontalScroll, Vertical
-from textual.message import Message
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Select, Static
+from textual.widgets import Footer
 from textual.worker import Worker, get_current_worker
 
 from tui_denoiser.core.errors import UserError
+from tui_denoiser.tui.components.morph_row import MorphRow
+from tui_denoiser.tui.components.play_canvas import PlayCanvas
+from tui_denoiser.tui.components.play_controls import AS_READ, PlayControls
 from tui_denoiser.tui.components.step_viewer import StepViewer
-from tui_denoiser.tui.widgets.class_bars import ClassBars
-from tui_denoiser.tui.widgets.digit_image import Thumb
+from tui_denoiser.tui.messages import CanvasRead, PlayExported, PlayFailed, PlayFrames, PlayModelReady, PlayRequest
 from tui_denoiser.tui.widgets.draw_canvas import DrawCanvas
 from tui_denoiser.tui.widgets.too_small import TooSmall
 
-DEFAULT_SIGMA = 3.0
-DEFAULT_COUNT = 6
 READ_DELAY_S = 0.05  # the classifier reads the canvas at most this often while a stroke goes on
-MORPH_PX = 14
-AS_READ = "read"  # the target choice "as the classifier reads it"
-NEXT_SEED = "seed"  # the morph end "the next seed" (one digit, two seeds)
-
-
-@dataclass(frozen=True)
-class PlayRequest:
-    """What a run was asked for (the step viewer shows ``digit`` and ``sampler``)."""
-
-    kind: str  # "edit", "inpaint" or "morph"
-    digit: Any  # the target digit, or "3→7" for a morph
-    sampler: str
-    seed: int
-    sigma: float | None = None
-    token: int = 0
-
-
-@dataclass
-class CanvasRead(Message):
-    probabilities: Any  # (10,) floats, or None for a blank canvas
-    token: int
-
-
-@dataclass
-class PlayFrames(Message):
-    """The frames of a run so far (``done`` once it finished)."""
-
-    request: PlayRequest
-    frames: list[Any]
-    sigmas: list[float]
-    done: bool
-
-    def can_replace(self, message: Message) -> bool:  # a newer partial run replaces an unhandled older one
-        return isinstance(message, PlayFrames) and not message.done and message.request == self.request
-
-
-@dataclass
-class PlayFailed(Message):
-    message: str
-
-
-@dataclass
-class PlayModelReady(Message):
-    loaded: Any
-    note: str
-
-
-@dataclass
-class PlayExported(Message):
-    paths: list[str]
-    error: str | None = None
-
-
-def _target_options() -> list[tuple[str, str]]:
-    return [("read", AS_READ)] + [(str(d), str(d)) for d in range(10)]
-
-
-def _to_options() -> list[tuple[str, str]]:
-    return [(str(d), str(d)) for d in range(10)] + [("next seed", NEXT_SEED)]
 
 
 class PlaygroundScreen(Screen):
@@ -122,7 +63,6 @@ class PlaygroundScreen(Screen):
         self.checkpoint = Path(checkpoint).expanduser() if checkpoint else None
         self.export_dir = Path(export_dir) if export_dir else None
         self.loaded: Any = None
-        self.probabilities: Any = None
         self.notes: list[str] = []
         self._read_token = 0
         self._read_timer: Any = None
@@ -133,42 +73,31 @@ class PlaygroundScreen(Screen):
         self.sigmas: list[float] = []
         self.request: PlayRequest | None = None
         self.exported: list[str] = []
-        self._real = random.Random()
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         with Horizontal(classes="body"):
-            with Vertical(id="pg-left"):
-                yield Static("", id="pg-canvas-title")
-                yield DrawCanvas(id="canvas")
-                yield Static("", id="pg-notes")
-                yield HorizontalScroll(id="pg-morph")
-            with Vertical(id="pg-mid"):
-                yield ClassBars(id="pg-bars")
-                yield Static("", id="pg-reads")
-                with Horizontal(classes="pg-row"):
-                    yield Static("σ", classes="pg-name")
-                    yield Input(f"{DEFAULT_SIGMA:g}", compact=True, id="pg-sigma", type="number")
-                with Horizontal(classes="pg-row"):
-                    yield Static("digit", classes="pg-name")
-                    yield Select(_target_options(), value=AS_READ, allow_blank=False, compact=True, id="pg-digit")
-                with Horizontal(classes="pg-row"):
-                    yield Static("to", classes="pg-name")
-                    yield Select(_to_options(), value="7", allow_blank=False, compact=True, id="pg-to")
-                with Horizontal(classes="pg-row"):
-                    yield Static("seed", classes="pg-name")
-                    yield Input("0", compact=True, id="pg-seed", type="integer")
-                with Horizontal(classes="pg-row"):
-                    yield Static("count", classes="pg-name")
-                    yield Input(str(DEFAULT_COUNT), compact=True, id="pg-count", type="integer")
-                yield Static("loading the model…", id="pg-status")
+            yield PlayCanvas(id="pg-left")
+            yield PlayControls(id="pg-mid")
             yield StepViewer(batch=0, id="pg-viewer")
         yield TooSmall()
         yield Footer(show_command_palette=False)
 
+    @property
+    def pad(self) -> PlayCanvas:
+        return self.query_one(PlayCanvas)
+
+    @property
+    def controls(self) -> PlayControls:
+        return self.query_one(PlayControls)
+
+    @property
+    def probabilities(self) -> Any:
+        """The classifier's reading of the canvas (the settings column owns it); None while blank."""
+        return self.controls.probabilities
+
     def on_mount(self) -> None:
         self.set_focus(None)
-        self._show_title()
         self.query_one(StepViewer).show_message("draw a digit, then d, i or o")
         self._adopt_model()
 
@@ -180,13 +109,10 @@ class PlaygroundScreen(Screen):
         self.call_after_refresh(self._fit_canvas)
 
     def _fit_canvas(self) -> None:
-        """The canvas grows by whole multiples of 28 columns where the terminal has room."""
-        width, height = self.size.width, self.size.height
-        scale = 1
-        while scale < 3 and 28 * (scale + 1) + 14 + 30 <= width and 1 + 14 * (scale + 1) + 1 + 1 <= height:
-            scale += 1
-        self.query_one(DrawCanvas).set_scale(scale)
-        self.query_one("#pg-left").styles.width = 28 * scale
+        self.pad.fit(self.size.width, self.size.height)
+
+    def _status(self, text: str, error: bool = False) -> None:
+        self.controls.show_status(text, error)
 
     # ----------------------------------------------------------------- the model
     def _adopt_model(self) -> None:
@@ -222,14 +148,7 @@ class PlaygroundScreen(Screen):
             self.loaded = message.loaded
             self._status(message.note)
 
-    # ----------------------------------------------------------------- canvas and classifier
-    def _show_title(self) -> None:
-        canvas = self.query_one(DrawCanvas)
-        words = {"draw": "draw · right: erase · l: real", "erase": "ERASE (x: draw again)",
-                 "mask": "MASK the unknown (m: draw)"}
-        self.query_one("#pg-canvas-title", Static).update(words[canvas.mode])
-        self.query_one("#pg-canvas-title", Static).set_class(canvas.mode != "draw", "-mode")
-
+    # ----------------------------------------------------------------- the classifier
     @on(DrawCanvas.Changed)
     def _canvas_changed(self, event: DrawCanvas.Changed) -> None:
         if self._read_timer is None:
@@ -242,7 +161,7 @@ class PlaygroundScreen(Screen):
     def _read_now(self) -> None:
         self._read_timer = None
         self._read_token += 1
-        self._read_canvas(self.query_one(DrawCanvas).as_uint8(), self._read_token)
+        self._read_canvas(self.pad.canvas.as_uint8(), self._read_token)
 
     @work(thread=True, exclusive=True, group="pg-read", exit_on_error=False)
     def _read_canvas(self, image: Any, token: int) -> None:
@@ -259,85 +178,30 @@ class PlaygroundScreen(Screen):
         self.post_message(CanvasRead(probabilities, token))
 
     def on_canvas_read(self, message: CanvasRead) -> None:
-        if message.token != self._read_token:
-            return  # an older reading
-        self.probabilities = message.probabilities
-        self.query_one(ClassBars).set_probabilities(message.probabilities)
-        reads = self.query_one("#pg-reads", Static)
-        if message.probabilities is None:
-            reads.update("blank canvas")
-        else:
-            best = int(message.probabilities.argmax())
-            reads.update(f"reads {best} ({message.probabilities[best] * 100:.0f}%)")
-
-    # ----------------------------------------------------------------- settings
-    def _status(self, text: str, error: bool = False) -> None:
-        status = self.query_one("#pg-status", Static)
-        status.update(text)
-        status.set_class(error, "-error")
-
-    def _number(self, selector: str, kind: type, what: str) -> Any:
-        text = self.query_one(selector, Input).value.strip()
-        try:
-            return kind(text)
-        except ValueError:
-            raise UserError(f"{what} must be a number, got {text!r}") from None
-
-    def target_digit(self) -> int | None:
-        """The chosen digit, or the classifier's reading for "as read" (None while it has none)."""
-        value = self.query_one("#pg-digit", Select).value
-        if value == AS_READ:
-            return None if self.probabilities is None else int(self.probabilities.argmax())
-        return int(str(value))
+        if message.token == self._read_token:  # else an older reading
+            self.controls.show_reading(message.probabilities)
 
     # ----------------------------------------------------------------- runs
     def action_run(self, kind: str) -> None:
         if self.loaded is None:
             self._status("the model is still loading", error=True)
             return
+        canvas = self.pad.canvas
+        image = canvas.as_uint8()
         try:
-            request, job = self._prepare(kind)
+            request, job = self.controls.prepare(kind, self.loaded.sampling, image, canvas.mask)
         except UserError as err:
             self._status(f"✗ {err}", error=True)
             return
+        from tui_denoiser.core.playground import blank_notes
+
         self.action_stop(quiet=True)
-        self.running = True
-        self.request = request
-        self._status(f"{kind}: running…")
-        self._run_worker = self._run(self.loaded, request, job)
-
-    def _prepare(self, kind: str) -> tuple[PlayRequest, dict[str, Any]]:
-        from tui_denoiser.core.playground import blank_notes, check_sigma
-        from tui_denoiser.core.sampling_policy import editing_sampling
-
-        canvas = self.query_one(DrawCanvas)
-        config = self.loaded.sampling if kind == "morph" else editing_sampling(self.loaded.sampling)
-        seed = self._number("#pg-seed", int, "seed")
-        if seed < 0:
-            raise UserError(f"seed must be 0 or more, got {seed}")
-        digit = self.target_digit()
-        image = canvas.as_uint8()
-        self._run_token += 1
+        self._run_token += 1  # after stopping the run on show, which moves the token on too
         self.notes = blank_notes(image[None]) if kind != "morph" else []
-        if kind == "morph":
-            count = self._number("#pg-count", int, "count")
-            if not 2 <= count <= 16:
-                raise UserError(f"count must be 2..16 here, got {count}")
-            digit = 0 if digit is None else digit
-            to = str(self.query_one("#pg-to", Select).value)
-            label = f"{digit}→{to}" if to != NEXT_SEED else f"{digit} seed {seed}→{seed + 1}"
-            job = {"kind": kind, "digit": digit, "to": None if to == NEXT_SEED else int(to), "count": count}
-            return PlayRequest(kind, label, config.sampler, seed, token=self._run_token), job
-        if digit is None:
-            raise UserError("draw something first, or choose a digit (the classifier has nothing to read)")
-        if kind == "edit":
-            sigma = check_sigma(self._number("#pg-sigma", float, "σ"), config)
-            job = {"kind": kind, "image": image, "digit": digit, "sigma": sigma}
-            return PlayRequest(kind, digit, config.sampler, seed, sigma, token=self._run_token), job
-        if not canvas.mask.any():
-            raise UserError("mark the region to regenerate first: m, then drag (h: the lower half)")
-        job = {"kind": kind, "image": image, "mask": canvas.mask.copy(), "digit": digit}
-        return PlayRequest(kind, digit, config.sampler, seed, token=self._run_token), job
+        self.running = True
+        self.request = replace(request, token=self._run_token)
+        self._status(f"{kind}: running…")
+        self._run_worker = self._run(self.loaded, self.request, job)
 
     @work(thread=True, exclusive=True, group="pg-run", exit_on_error=False)
     def _run(self, loaded: Any, request: PlayRequest, job: dict[str, Any]) -> None:
@@ -378,7 +242,6 @@ class PlaygroundScreen(Screen):
 
     def _finished(self, message: PlayFrames) -> None:
         request = message.request
-        last = message.frames[-1]
         if request.kind == "edit":
             words = f"denoised from σ {request.sigma:g} to {request.digit}"
         elif request.kind == "inpaint":
@@ -386,15 +249,7 @@ class PlaygroundScreen(Screen):
         else:
             words = f"morph {request.digit}"
         self._status(" · ".join([words, *self.notes, "e: export"]))
-        morph = self.query_one("#pg-morph", HorizontalScroll)
-        morph.remove_children()
-        if request.kind == "morph":
-            thumbs = []
-            for i, image in enumerate(last):
-                thumb = Thumb(MORPH_PX, str(i), classes="pg-morph-thumb")
-                thumb.digit.set_image(image)
-                thumbs.append(thumb)
-            morph.mount_all(thumbs)
+        self.query_one(MorphRow).show(message.frames[-1] if request.kind == "morph" else [])
 
     def on_play_failed(self, message: PlayFailed) -> None:
         self.running = False
@@ -412,40 +267,30 @@ class PlaygroundScreen(Screen):
                 self._status("stopped")
         self._run_worker = None
 
-    # ----------------------------------------------------------------- canvas actions
+    # ----------------------------------------------------------------- canvas and settings keys
     def action_mode(self, mode: str) -> None:
-        canvas = self.query_one(DrawCanvas)
-        canvas.set_mode("draw" if canvas.mode == mode else mode)
-        self._show_title()
+        self.pad.toggle_mode(mode)
 
     def action_digit(self, value: str) -> None:
-        self.query_one("#pg-digit", Select).value = value
+        self.controls.set_target(value)
 
     def action_clear(self) -> None:
-        self.query_one(DrawCanvas).clear()
+        self.pad.clear()
 
     def action_undo(self) -> None:
-        if not self.query_one(DrawCanvas).undo():
+        if not self.pad.undo():
             self._status("nothing to undo")
 
     def action_load_real(self) -> None:
-        from tui_denoiser.core.playground import real_digits
-
         try:
-            images, labels = real_digits()
+            label = self.pad.load_real()
         except UserError as err:
             self._status(f"✗ {err}", error=True)
             return
-        i = self._real.randrange(len(images))
-        self.query_one(DrawCanvas).load(images[i])
-        self._status(f"a real test digit: a {labels[i]}")
+        self._status(f"a real test digit: a {label}")
 
     def action_mask_half(self) -> None:
-        import numpy as np
-
-        mask = np.zeros((28, 28), dtype=bool)
-        mask[14:] = True
-        self.query_one(DrawCanvas).set_mask(mask)
+        self.pad.mask_lower_half()
 
     def action_step(self, delta: int) -> None:
         self.query_one(StepViewer).step(delta)
