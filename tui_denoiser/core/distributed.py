@@ -275,11 +275,13 @@ def launch(nproc: int, argv: list[str]) -> LaunchOutcome:
     launcher in this process, with its log quiet: the caller words the outcome as one line."""
     import logging
 
-    for name in ("torch.distributed.run", "torch.distributed.elastic", "torch.distributed.launcher"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
+
+    for name in list(logging.root.manager.loggerDict):  # each elastic module sets its own level
+        if name.startswith("torch.distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
     os.environ[LAUNCHED_ENV] = "1"
     args = get_args_parser().parse_args(["--standalone", f"--nproc_per_node={nproc}", "-m", "tui_denoiser", *argv])
