@@ -71,3 +71,21 @@ def test_nproc_is_not_handed_on_to_the_processes():
 
     assert _without_nproc(["train", "--nproc", "2", "--epochs", "3"]) == ["train", "--epochs", "3"]
     assert _without_nproc(["train", "--nproc=4", "--seed", "1"]) == ["train", "--seed", "1"]
+
+
+def test_sync_batchnorm_keeps_the_models_parameters_and_checkpoint_keys():
+    """On GPUs BatchNorm becomes SyncBatchNorm inside the model itself: the optimizer's and EMA's
+    tensors stay the model's, and checkpoints keep their keys (they load into plain BatchNorm)."""
+    from tui_denoiser.core.config import RECIPES
+    from tui_denoiser.core.distributed import _sync_batchnorm_in_place
+    from tui_denoiser.core.model import ConditionalDenoiser
+
+    model = ConditionalDenoiser(RECIPES["original"].model)
+    params = [id(p) for p in model.parameters()]
+    keys = list(model.state_dict())
+    _sync_batchnorm_in_place(model)
+    assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
+    assert not any(type(m) is torch.nn.BatchNorm2d for m in model.modules())
+    assert [id(p) for p in model.parameters()] == params
+    assert list(model.state_dict()) == keys
+    ConditionalDenoiser(RECIPES["original"].model).load_state_dict(model.state_dict())
