@@ -31,7 +31,7 @@ SAMPLER_NAMES = ("original", "euler", "heun", "stochastic", "dpm2m", "dpm2m-chur
 # dpm2m-churn: at the levels in CHURN_LEVELS, raise sigma by the factor 1 + CHURN_GAMMA with fresh noise
 # before the step (EDM's S_churn), which cleans up the isolated specks deterministic steps leave there.
 CHURN_GAMMA = 0.4
-CHURN_LEVELS = (0.01, 0.5)
+CHURN_LEVELS = (0.01, 0.15)
 STARTS = ("pure", "matched")  # starting noise: sigma_max * N(0,1), or the spread training inputs have there
 GRIDS = ("linear", "karras")  # noise levels: sigma_max * k/K, or EDM's rho=7 spacing down to sigma_min
 MAX_SAMPLING_STEPS = 1000
