@@ -256,10 +256,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.nproc is not None and args.nproc > 1 and not distributed.under_torchrun():
         return _launch_torchrun(args)
+    finished = False
     try:
-        return _train(args)
+        code = _train(args)
+        finished = code == 0
+        return code
     finally:
-        distributed.teardown()
+        distributed.teardown(finished=finished)
 
 
 def _train(args: argparse.Namespace) -> int:

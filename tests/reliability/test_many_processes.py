@@ -91,7 +91,7 @@ def test_two_processes_match_one_and_resume_at_another_count(tmp_path, tiny_data
 
     kinds = [e.kind for e in RunWatcher(one).read_new()]
     assert kinds.count("started") == 2  # one per invocation, not one per rank
-    assert kinds[-1] == "finished" and "checkpoint" in kinds
+    assert kinds[-1] == "finished" and "checkpoint" in kinds, kinds
 
 
 def test_killing_one_rank_ends_the_run_in_one_line_and_keeps_the_checkpoint(tmp_path, tiny_data_dir):

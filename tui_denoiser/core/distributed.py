@@ -213,14 +213,25 @@ def init(device: torch.device) -> Dist:
     return _current
 
 
-def teardown() -> None:
-    """Leave the process group (after a lost peer too: never raises)."""
+FAREWELL_TIMEOUT = timedelta(seconds=60)
+
+
+def teardown(*, finished: bool = False) -> None:
+    """Leave the process group (after a lost peer too: never raises).
+
+    After a run that ``finished`` on this rank, wait for every rank first: a rank that destroys the
+    group while rank 0 still saves and writes its last events aborts gloo's threads (SIGABRT)."""
     global _current
     if _current.active:
         try:
             import torch.distributed as dist
 
             if dist.is_initialized():
+                if finished:
+                    try:
+                        dist.monitored_barrier(group=_current.control, timeout=FAREWELL_TIMEOUT)  # gloo on any device
+                    except Exception:  # noqa: BLE001 - a peer that is gone is said elsewhere
+                        pass
                 dist.destroy_process_group()
         except Exception:  # noqa: BLE001 - a peer may be gone; the process is ending anyway
             pass
