@@ -61,35 +61,18 @@ def parse_setting(text: str, loaded) -> dict:
 
 
 def churned(model, labels, config, seed: int, churn: tuple[float, float, float]) -> tuple[torch.Tensor, int]:
-    """dpm2m with EDM's churn at the levels in LO..HI: raise sigma by GAMMA with fresh noise, then one
-    Euler step from there (the dpm2m history restarts after it). For trying the lever before it is a
-    sampler; with GAMMA 0 it gives dpm2m's images exactly."""
-    import math
-
-    from tui_denoiser.core.sampling import GuidedDenoiser, sigma_schedule
+    """The dpm2m-churn sampler with its churn GAMMA:LO:HI given here instead of its defaults, for trying
+    the lever at other settings (GAMMA 0 gives dpm2m's images exactly)."""
+    from tui_denoiser.core.sampling import GuidedDenoiser, sample_dpm2m_churn, sigma_schedule
 
     gamma, lo, hi = churn
     gen = torch.Generator().manual_seed(seed)
     sig = sigma_schedule(config)
     x = torch.randn((labels.shape[0], 1, 28, 28), generator=gen) * config.sigma_max
     denoise = GuidedDenoiser(model, labels, config)
-    prev = None
     with torch.inference_mode():
-        for k, (s, sn) in enumerate(zip(sig, sig[1:])):
-            if gamma > 0 and lo <= s <= hi:
-                sh = s * (1 + gamma)
-                x = x + math.sqrt(sh * sh - s * s) * torch.randn(x.shape, generator=gen)
-                d = denoise(x, sh)
-                x, prev = d + (sn / sh) * (x - d), None
-                continue
-            d = denoise(x, s)
-            ds = d
-            if prev is not None and sn > 0:
-                h = math.log(s / sn)
-                r = math.log(sig[k - 1] / s) / h
-                ds = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * prev
-            prev = d
-            x = ds + (sn / s) * (x - ds)
+        for x in sample_dpm2m_churn(denoise, x, sig, generator=gen, churn_levels=(lo, hi), churn_gamma=gamma):
+            pass
     return x, denoise.calls
 
 

@@ -454,16 +454,23 @@ def _restore_signals(previous: dict) -> None:
         signal.signal(sig, old)
 
 
-def cmd_sample(args: argparse.Namespace) -> int:
-    out = Path(args.out).expanduser()
+def check_out(args: argparse.Namespace) -> Path:
+    """``--out`` as a path whose suffix names a format and whose folder exists (and ``--strip`` only
+    with .png), before any work is done; shared by every command that writes images."""
     from tui_denoiser.core.imaging import SUFFIXES
 
+    out = Path(args.out).expanduser()
     if out.suffix.lower() not in SUFFIXES:
         raise UserError(f"--out must end in {', '.join(SUFFIXES)}, got {out.name!r}")
-    if args.strip and out.suffix.lower() != ".png":
+    if getattr(args, "strip", False) and out.suffix.lower() != ".png":
         raise UserError("--strip applies to .png output only")
     if not out.parent.exists():
         raise UserError(f"the folder of --out does not exist: {out.parent}")
+    return out
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    out = check_out(args)
     from tui_denoiser.core.devices import pick_device
     from tui_denoiser.core.imaging import save_images, to_uint8
     from tui_denoiser.core.inference import load_model

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tui_denoiser.cli import check_out
 from tui_denoiser.core.errors import UserError
 
 
@@ -51,19 +52,6 @@ def add_commands(sub, *, digit, number, non_negative_int, positive_int, add_samp
     common(morph)
 
 
-def _check_out(args: argparse.Namespace) -> Path:
-    from tui_denoiser.core.imaging import SUFFIXES
-
-    out = Path(args.out).expanduser()
-    if out.suffix.lower() not in SUFFIXES:
-        raise UserError(f"--out must end in {', '.join(SUFFIXES)}, got {out.name!r}")
-    if args.strip and out.suffix.lower() != ".png":
-        raise UserError("--strip applies to .png output only")
-    if not out.parent.exists():
-        raise UserError(f"the folder of --out does not exist: {out.parent}")
-    return out
-
-
 def _load(args: argparse.Namespace, default_checkpoint, *, editing: bool):
     """The model, and its sampling with what was asked for on top (editing: the stochastic sampler
     unless ``--sampler`` says otherwise; a morph samples like ``sample``)."""
@@ -96,7 +84,7 @@ def _note(text: str) -> None:
 def cmd_edit(args: argparse.Namespace, default_checkpoint) -> int:
     from tui_denoiser.core import playground as pg
 
-    out = _check_out(args)
+    out = check_out(args)
     read = pg.read_images(args.image)
     loaded, sampling = _load(args, default_checkpoint, editing=True)
     sigma = pg.check_sigma(args.sigma, sampling)
@@ -119,7 +107,7 @@ def cmd_edit(args: argparse.Namespace, default_checkpoint) -> int:
 def cmd_inpaint(args: argparse.Namespace, default_checkpoint) -> int:
     from tui_denoiser.core import playground as pg
 
-    out = _check_out(args)
+    out = check_out(args)
     read = pg.read_images(args.image)
     mask = pg.read_mask(args.mask, len(read.images))
     loaded, sampling = _load(args, default_checkpoint, editing=True)
@@ -137,7 +125,7 @@ def cmd_inpaint(args: argparse.Namespace, default_checkpoint) -> int:
 def cmd_morph(args: argparse.Namespace, default_checkpoint) -> int:
     from tui_denoiser.core import playground as pg
 
-    out = _check_out(args)
+    out = check_out(args)
     if not 2 <= args.count <= pg.MAX_MORPH:
         raise UserError(f"argument --count: a morph needs 2..{pg.MAX_MORPH} samples, got {args.count}")
     loaded, sampling = _load(args, default_checkpoint, editing=False)

@@ -94,35 +94,44 @@ def sample_stochastic(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
         yield x
 
 
+def _dpm2m_step(x: torch.Tensor, d: torch.Tensor, previous_d: torch.Tensor | None, sigmas: list[float], k: int
+                ) -> torch.Tensor:
+    """One DPM-Solver++(2M) step from ``sigmas[k]`` to ``sigmas[k + 1]``: the Euler step taken with D
+    extrapolated (in log-sigma time) from the previous level's prediction, when there is one."""
+    sigma, sigma_next = sigmas[k], sigmas[k + 1]
+    d_step = d
+    if previous_d is not None and sigma_next > 0:
+        # r = h_last / h in log-sigma time; extrapolate D to the step's midpoint.
+        h = math.log(sigma / sigma_next)
+        r = math.log(sigmas[k - 1] / sigma) / h
+        d_step = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * previous_d
+    return _euler_step(x, d_step, sigma, sigma_next)
+
+
 def sample_dpm2m(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
                  generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """DPM-Solver++(2M) (Lu et al. 2022): the Euler step taken with D extrapolated from the previous
-    step's prediction, so second order at one call a step."""
+    """DPM-Solver++(2M) (Lu et al. 2022): second order at one call a step."""
     previous_d: torch.Tensor | None = None
-    for k, (sigma, sigma_next) in enumerate(zip(sigmas, sigmas[1:])):
+    for k, sigma in enumerate(sigmas[:-1]):
         d = denoise(x, sigma)
-        d_step = d
-        if previous_d is not None and sigma_next > 0:
-            # r = h_last / h in log-sigma time; extrapolate D to the step's midpoint.
-            h = math.log(sigma / sigma_next)
-            r = math.log(sigmas[k - 1] / sigma) / h
-            d_step = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * previous_d
+        x = _dpm2m_step(x, d, previous_d, sigmas, k)
         previous_d = d
-        x = _euler_step(x, d_step, sigma, sigma_next)
         yield x
 
 
 def sample_dpm2m_churn(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
-                       generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """DPM-Solver++(2M), except at the levels in ``CHURN_LEVELS``: there EDM's stochastic step (Karras
-    et al. 2022, algorithm 2): raise sigma to ``(1 + CHURN_GAMMA) sigma`` with fresh noise, then one
+                       generator: torch.Generator, churn_levels: tuple[float, float] = CHURN_LEVELS,
+                       churn_gamma: float = CHURN_GAMMA) -> Iterator[torch.Tensor]:
+    """DPM-Solver++(2M), except at the levels in ``churn_levels``: there EDM's stochastic step (Karras
+    et al. 2022, algorithm 2): raise sigma to ``(1 + churn_gamma) sigma`` with fresh noise, then one
     Euler step to ``sigma_next`` (the 2M history restarts after it). One call a step, as dpm2m; the
-    fresh noise lets the low-noise steps undo the stray specks that deterministic steps keep."""
+    fresh noise lets the low-noise steps undo the stray specks that deterministic steps keep.
+    ``churn_gamma`` 0 gives dpm2m's images exactly."""
     previous_d: torch.Tensor | None = None
-    lo, hi = CHURN_LEVELS
+    lo, hi = churn_levels
     for k, (sigma, sigma_next) in enumerate(zip(sigmas, sigmas[1:])):
-        if lo <= sigma <= hi and sigma_next > 0:
-            sigma_hat = sigma * (1 + CHURN_GAMMA)
+        if churn_gamma > 0 and lo <= sigma <= hi and sigma_next > 0:
+            sigma_hat = sigma * (1 + churn_gamma)
             noise = torch.randn(x.shape, generator=generator).to(x.device)
             x = x + math.sqrt(sigma_hat**2 - sigma**2) * noise
             x = _euler_step(x, denoise(x, sigma_hat), sigma_hat, sigma_next)
@@ -130,13 +139,8 @@ def sample_dpm2m_churn(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *
             yield x
             continue
         d = denoise(x, sigma)
-        d_step = d
-        if previous_d is not None and sigma_next > 0:
-            h = math.log(sigma / sigma_next)
-            r = math.log(sigmas[k - 1] / sigma) / h
-            d_step = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * previous_d
+        x = _dpm2m_step(x, d, previous_d, sigmas, k)
         previous_d = d
-        x = _euler_step(x, d_step, sigma, sigma_next)
         yield x
 
 
