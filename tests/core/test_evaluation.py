@@ -178,8 +178,9 @@ def test_evaluate_refuses_bad_arguments(tiny_checkpoint, tiny_data_dir):
     loaded = load_model(tiny_checkpoint)
     classifier = MnistClassifier({"channels": [4, 8, 8], "feature_dim": 16})
     x, y = load_split("mnist", tiny_data_dir, train=False)
-    with pytest.raises(ConfigError, match="per-digit"):
+    with pytest.raises(ConfigError, match="per digit must be") as info:
         evl.evaluate(loaded, classifier, x, y, x, per_digit=0)
+    assert info.value.field == "per_digit"  # the core names the setting; the CLI words it as --per-digit
     with pytest.raises(ConfigError, match="sampler"):
         evl.evaluate(loaded, classifier, x, y, x, per_digit=1, sampler="magic")
 

@@ -244,9 +244,10 @@ def _quantise(images: torch.Tensor) -> torch.Tensor:
     return to_model_range(torch.from_numpy(to_uint8(clean)))
 
 
-def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
+def _check_int(field: str, value: Any, lo: int, hi: int) -> None:
+    """An integer setting in lo..hi, else a ConfigError on ``field`` (each front end names it its way)."""
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
+        raise ConfigError(f"{{field}} must be an integer in {lo}..{hi}, got {value!r}", field=field, value=value)
 
 
 # -- the evaluation -----------------------------------------------------------------------------------
@@ -271,9 +272,9 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
     are what was asked for on top of the model's own sampling (see :func:`resolve_sampling`).
     """
     t_start = time.perf_counter()
-    _check_int("per-digit", per_digit, 1, MAX_PER_DIGIT)
-    _check_int("batch size", batch_size, 1, 65_536)
-    _check_int("PSNR images", psnr_images, 0, 1_000_000)
+    _check_int("per_digit", per_digit, 1, MAX_PER_DIGIT)
+    _check_int("batch_size", batch_size, 1, 65_536)
+    _check_int("psnr_images", psnr_images, 0, 1_000_000)
     _check_int("seed", seed, 0, 2**63 - 1)
     base = loaded.sampling if max_calls is None else within_budget(loaded.sampling, max_calls)
     sampling = resolve_sampling(base, sampler=sampler, steps=steps, guidance=guidance,
@@ -429,7 +430,7 @@ def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
     if device not in ("auto", "cpu", "cuda", "mps"):
         raise ConfigError(f"device must be one of auto, cpu, cuda, mps, got {device!r}")
     dev = pick_device(device)
-    _check_int("per-digit", per_digit, 1, MAX_PER_DIGIT)
+    _check_int("per_digit", per_digit, 1, MAX_PER_DIGIT)
     loaded = load_model(checkpoint_path, dev)
     if loaded.train_config.dataset != "mnist":
         raise UserError(f"{loaded.path} was trained on {loaded.train_config.dataset}; eval judges MNIST digits only")
