@@ -137,3 +137,29 @@ async def test_fields_start_from_the_models_own_sampling_and_an_empty_field_mean
         assert screen.shown_request.sampling.guidance_interval == defaults.guidance_interval
         screen.query_one("#guidance", Input).value = ""  # empty: the model's default, never 1.0
         await wait_for(pilot, lambda: screen.shown_request.sampling == defaults and screen.pending_request is None)
+
+
+@asynctest
+async def test_a_budget_of_model_calls_picks_the_setting_sample_max_calls_picks(tmp_path):
+    from tui_denoiser.core.paths import DEFAULT_MODEL
+    from tui_denoiser.core.sampling_policy import count_model_calls, within_budget
+
+    app = _app(tmp_path, DEFAULT_MODEL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.sampling_screen
+        await wait_for(pilot, lambda: screen.frames and screen.pending_request is None)
+        defaults = screen.loaded.sampling
+        info = screen.query_one("#calls-info")
+        assert str(info.content) == f"= {count_model_calls(defaults)} model calls"
+        screen.query_one("#max-calls", Input).value = "4"
+        await wait_for(pilot, lambda: screen.shown_request.sampling == within_budget(defaults, 4)
+                       and screen.pending_request is None)
+        assert count_model_calls(screen.shown_request.sampling) <= 4
+        assert len(screen.frames) == screen.shown_request.sampling.steps + 1  # its frames step like any sampler's
+        assert str(info.content) == f"= {count_model_calls(screen.shown_request.sampling)} model calls"
+        screen.query_one("#max-calls", Input).value = "0"  # refused: one line, the picture stays
+        await pilot.pause()
+        assert "calls must be a positive integer" in str(screen.query_one("#samp-status").content)
+        assert screen.shown_request.sampling == within_budget(defaults, 4)
+        screen.query_one("#max-calls", Input).value = ""  # no budget: the model's own sampling again
+        await wait_for(pilot, lambda: screen.shown_request.sampling == defaults and screen.pending_request is None)

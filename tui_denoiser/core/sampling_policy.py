@@ -134,7 +134,7 @@ def within_budget(defaults: SamplingConfig, max_calls: int, *, guided: bool | No
     from tui_denoiser.core.errors import ConfigError
 
     if isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1:
-        raise ConfigError(f"max calls must be a positive integer, got {max_calls!r}")
+        raise ConfigError(f"{{field}} must be a positive integer, got {max_calls!r}", field="max_calls", value=max_calls)
     if count_model_calls(defaults) <= max_calls:
         return defaults
     edm = defaults.grid == "karras" and defaults.sampler != "original" if edm is None else edm

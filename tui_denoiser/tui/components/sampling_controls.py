@@ -1,7 +1,7 @@
-"""The sampling screen's controls: which model, which digit, seed, steps, sampler and guidance.
+"""The sampling screen's controls: which model, which digit, seed, steps, sampler, guidance and budget.
 
-The widget owns the request as attributes (``digit``, ``seed``, ``steps``, ``sampler``, ``guidance``;
-None means "the model's default") and posts a :class:`SamplingControls.Requested` message whenever they
+The widget owns the request as attributes (``digit``, ``seed``, ``steps``, ``sampler``, ``guidance``,
+``max_calls``; None means "the model's default", or no budget) and posts a :class:`SamplingControls.Requested` message whenever they
 make a new valid request. The fields only show those attributes: nothing is parsed back out of them
 later. What a request samples with is decided by the core's ``resolve_sampling`` on top of the loaded
 model's own sampling config, never here.
@@ -25,7 +25,8 @@ from tui_denoiser.core.errors import ConfigError
 BATCH = 4  # samples of the chosen digit drawn side by side
 MODEL_LIST_COLUMNS = 18  # the model list's width: checkpoint names are cut to fit it
 SEED_RANGE = 1_000_000  # ``r`` draws a seed below this
-LABELS = {"steps": "steps", "sampler": "sampler", "guidance": "guidance"}  # config field -> control name
+LABELS = {"steps": "steps", "sampler": "sampler", "guidance": "guidance",
+          "max_calls": "calls"}  # config field -> control name
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class SamplingControls(Vertical):
         self.steps: int | None = None
         self.sampler: str | None = None
         self.guidance: float | None = None
+        self.max_calls: int | None = None  # a budget of model calls per sample (``sample --max-calls``)
         self.model_options: list[tuple[str, str]] = []
 
     def compose(self) -> ComposeResult:
@@ -97,6 +99,10 @@ class SamplingControls(Vertical):
             yield Static("guidance", classes="ctl-name")
             yield Input("", placeholder="default", compact=True, id="guidance", type="number")
         yield Static("1 = plain conditional", id="guidance-help")
+        with Horizontal(classes="ctl-row"):
+            yield Static("calls ≤", classes="ctl-name")
+            yield Input("", placeholder="any", compact=True, id="max-calls", type="integer")
+        yield Static("", id="calls-info")
         yield Static("", id="samp-status")
 
     # ----------------------------------------------------------------- what the screen tells it
@@ -158,13 +164,17 @@ class SamplingControls(Vertical):
         (its reason is on the status line, named as the control that holds it)."""
         if self.model_key is None or self.defaults is None:
             return None
-        from tui_denoiser.core.sampling_policy import resolve_sampling
+        from tui_denoiser.core.sampling_policy import count_model_calls, resolve_sampling, within_budget
 
         try:
             sampling = resolve_sampling(self.defaults, sampler=self.sampler, steps=self.steps, guidance=self.guidance)
+            if self.max_calls is not None:  # the best measured setting within the budget, as --max-calls picks
+                sampling = within_budget(sampling, self.max_calls)
         except ConfigError as err:
             self.show_status(f"✗ {err.worded(lambda field: LABELS.get(field, field))}", error=True)
             return None
+        calls = count_model_calls(sampling)
+        self.query_one("#calls-info", Static).update(f"= {calls} model call{'s' if calls != 1 else ''}")
         return SampleRequest(self.model_key, self.digit, self.seed, sampling, self.batch)
 
     def post_request(self) -> None:
@@ -195,10 +205,11 @@ class SamplingControls(Vertical):
 
     @on(Input.Changed, "#steps")
     @on(Input.Changed, "#guidance")
+    @on(Input.Changed, "#max-calls")
     def _number_typed(self, event: Input.Changed) -> None:
         event.stop()
-        name = "steps" if event.input.id == "steps" else "guidance"  # the attribute the field shows
-        value = _number(int if name == "steps" else float, event.value)
+        name = {"steps": "steps", "guidance": "guidance", "max-calls": "max_calls"}[event.input.id or ""]
+        value = _number(float if name == "guidance" else int, event.value)
         if value is not _UNREADABLE:  # half-typed text ("-") is not a request yet
             setattr(self, name, value)
             self.post_request()
