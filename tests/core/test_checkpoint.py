@@ -7,28 +7,16 @@ import os
 import pytest
 import torch
 
+from core_helpers import checkpoint_payload
+
 from tui_denoiser.core import checkpoint as ck
-from tui_denoiser.core.config import RECIPES, ModelConfig, TrainConfig
+from tui_denoiser.core.config import ModelConfig, TrainConfig
 from tui_denoiser.core.errors import CheckpointError, UserError
 from tui_denoiser.core.inference import load_model
 from tui_denoiser.core.model import ConditionalDenoiser
 
 TINY = ModelConfig(channels=(8, 16, 16))
 TINY_EDM = ModelConfig(channels=(8, 16, 16), norm="group", parameterization="edm")
-
-
-def _payload(model_config=TINY, train_config=None, *, ema=False, seed=0, **extra):
-    torch.manual_seed(seed)
-    model = ConditionalDenoiser(model_config)
-    payload = {"model_config": model_config.to_dict(),
-               "train_config": (train_config or TrainConfig(batch_size=32)).to_dict(),
-               "model": model.state_dict(), "ema": None, "epoch": 2, "global_step": 16,
-               "history": [{"epoch": 1, "train_loss": 0.5, "val_loss": 0.4, "lr": 1e-3}]}
-    if ema:
-        torch.manual_seed(seed + 100)
-        payload["ema"] = ConditionalDenoiser(model_config).state_dict()
-    payload.update(extra)
-    return payload
 
 
 def _refused(path) -> str:
@@ -41,7 +29,7 @@ def _refused(path) -> str:
 
 
 def test_round_trip(tmp_path):
-    payload = _payload()
+    payload = checkpoint_payload()
     path = ck.save_checkpoint(tmp_path / "sub" / "a.pt", payload)
     assert path == tmp_path / "sub" / "a.pt"
     assert not list(path.parent.glob(".*.tmp"))  # the temp file was renamed, not left
@@ -51,12 +39,12 @@ def test_round_trip(tmp_path):
     for name, tensor in payload["model"].items():
         assert torch.equal(loaded["model"][name], tensor)
     # Overwriting keeps one file, atomically replaced.
-    ck.save_checkpoint(path, _payload(seed=5))
+    ck.save_checkpoint(path, checkpoint_payload(seed=5))
     assert not torch.equal(ck.load_checkpoint(path)["model"]["out.weight"], payload["model"]["out.weight"])
 
 
 def test_export_keeps_ema_weights_and_drops_training_state(tmp_path):
-    payload = _payload(ema=True, optimizer={"state": {}, "param_groups": []})
+    payload = checkpoint_payload(ema=True, optimizer={"state": {}, "param_groups": []})
     src = ck.save_checkpoint(tmp_path / "full.pt", payload)
     dst = ck.export_for_inference(src, tmp_path / "small.pt")
     slim = ck.load_checkpoint(dst)
@@ -69,15 +57,15 @@ def test_export_keeps_ema_weights_and_drops_training_state(tmp_path):
 def test_export_keeps_the_sampling_config(tmp_path):
     stored = {"sampler": "heun", "steps": 7, "guidance": 1.0, "guidance_interval": None, "start": "pure",
               "grid": "karras", "sigma_min": 0.01, "sigma_max": 5.0}
-    src = ck.save_checkpoint(tmp_path / "full.pt", _payload(sampling_config=stored))
+    src = ck.save_checkpoint(tmp_path / "full.pt", checkpoint_payload(sampling_config=stored))
     slim = ck.load_checkpoint(ck.export_for_inference(src, tmp_path / "small.pt"))
     assert slim["sampling_config"] == stored
 
 
 def test_find_checkpoints_newest_first(tmp_path):
     assert ck.find_checkpoints(tmp_path / "none") == []
-    old = ck.save_checkpoint(tmp_path / "runs" / "a" / "last.pt", _payload())
-    new = ck.save_checkpoint(tmp_path / "runs" / "b" / "epoch-001.pt", _payload())
+    old = ck.save_checkpoint(tmp_path / "runs" / "a" / "last.pt", checkpoint_payload())
+    new = ck.save_checkpoint(tmp_path / "runs" / "b" / "epoch-001.pt", checkpoint_payload())
     os.utime(old, (1_000_000, 1_000_000))
     (tmp_path / "runs" / "b" / "notes.txt").write_text("x")
     assert ck.find_checkpoints(tmp_path / "runs") == [new, old]
@@ -112,7 +100,7 @@ def test_pickled_code_is_refused_without_running(tmp_path):
 
 @pytest.mark.parametrize("cut", [0, 1, 10, 100, 0.5, -1, -30])
 def test_truncated_file_is_refused(tmp_path, cut):
-    good = ck.save_checkpoint(tmp_path / "good.pt", _payload())
+    good = ck.save_checkpoint(tmp_path / "good.pt", checkpoint_payload())
     blob = good.read_bytes()
     n = int(len(blob) * cut) if isinstance(cut, float) else (cut if cut >= 0 else len(blob) + cut)
     bad = tmp_path / "bad.pt"
@@ -136,20 +124,20 @@ def test_text_file_and_folder_and_missing_file_are_refused(tmp_path):
 
 
 def test_newer_format_is_refused(tmp_path):
-    path = ck.save_checkpoint(tmp_path / "new.pt", _payload(version=ck.VERSION + 1))
+    path = ck.save_checkpoint(tmp_path / "new.pt", checkpoint_payload(version=ck.VERSION + 1))
     assert "newer" in _refused(path)
-    bad = ck.save_checkpoint(tmp_path / "bad.pt", _payload(version="one"))
+    bad = ck.save_checkpoint(tmp_path / "bad.pt", checkpoint_payload(version="one"))
     assert "version" in _refused(bad)
 
 
 def test_incomplete_payload_is_refused(tmp_path):
-    payload = _payload()
+    payload = checkpoint_payload()
     del payload["model"]
     assert "model" in _refused(ck.save_checkpoint(tmp_path / "inc.pt", payload))
 
 
 def test_wrong_shape_weights_are_refused_with_one_line(tmp_path):
-    payload = _payload(TINY)
+    payload = checkpoint_payload(TINY)
     payload["model_config"] = ModelConfig().to_dict()  # weights of another ModelConfig
     path = ck.save_checkpoint(tmp_path / "shape.pt", payload)
     with pytest.raises(CheckpointError) as info:
@@ -158,7 +146,7 @@ def test_wrong_shape_weights_are_refused_with_one_line(tmp_path):
 
 
 def test_invalid_config_in_file_is_refused_with_one_line(tmp_path):
-    payload = _payload()
+    payload = checkpoint_payload()
     payload["model_config"] = {**TINY.to_dict(), "channels": [8, 16]}
     path = ck.save_checkpoint(tmp_path / "cfg.pt", payload)
     with pytest.raises(CheckpointError) as info:

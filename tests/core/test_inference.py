@@ -5,32 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
+from core_helpers import checkpoint_payload
+
 from tui_denoiser.core import checkpoint as ck
 from tui_denoiser.core.config import RECIPES, ModelConfig, SamplingConfig, TrainConfig
 from tui_denoiser.core.errors import CheckpointError
 from tui_denoiser.core.inference import load_model
-from tui_denoiser.core.model import ConditionalDenoiser
 from tui_denoiser.core.sampling_policy import resolve_sampling
 
 TINY = ModelConfig(channels=(8, 16, 16))
 TINY_EDM = ModelConfig(channels=(8, 16, 16), norm="group", parameterization="edm")
 
 
-def _payload(model_config=TINY, train_config=None, *, ema=False, seed=0, **extra):
-    torch.manual_seed(seed)
-    payload = {"model_config": model_config.to_dict(),
-               "train_config": (train_config or TrainConfig(batch_size=32)).to_dict(),
-               "model": ConditionalDenoiser(model_config).state_dict(), "ema": None, "epoch": 2, "global_step": 16,
-               "history": [{"epoch": 1, "train_loss": 0.5, "val_loss": 0.4, "lr": 1e-3}]}
-    if ema:
-        torch.manual_seed(seed + 100)
-        payload["ema"] = ConditionalDenoiser(model_config).state_dict()
-    payload.update(extra)
-    return payload
-
-
 def test_load_model_prefers_ema_and_samples(tmp_path):
-    payload = _payload(TINY_EDM, RECIPES["edm"].train, ema=True)
+    payload = checkpoint_payload(TINY_EDM, RECIPES["edm"].train, ema=True)
     path = ck.save_checkpoint(tmp_path / "m.pt", payload)
     loaded = load_model(path)
     assert not loaded.model.training and loaded.has_ema
@@ -52,7 +40,7 @@ def test_load_model_prefers_ema_and_samples(tmp_path):
 
 
 def test_original_model_defaults(tmp_path):
-    path = ck.save_checkpoint(tmp_path / "o.pt", _payload(TINY, TrainConfig(noise_levels=8)))
+    path = ck.save_checkpoint(tmp_path / "o.pt", checkpoint_payload(TINY, TrainConfig(noise_levels=8)))
     loaded = load_model(path)
     assert not loaded.has_ema
     assert loaded.sampling == SamplingConfig(sampler="original", steps=8, guidance=1.0, guidance_interval=None,
@@ -62,21 +50,21 @@ def test_original_model_defaults(tmp_path):
 
 def test_a_stored_sampling_config_wins_over_the_recipe(tmp_path):
     stored = SamplingConfig(sampler="heun", steps=3, guidance=1.0, sigma_min=0.01, sigma_max=5.0)
-    path = ck.save_checkpoint(tmp_path / "s.pt", _payload(sampling_config=stored.to_dict()))
+    path = ck.save_checkpoint(tmp_path / "s.pt", checkpoint_payload(sampling_config=stored.to_dict()))
     loaded = load_model(path)
     assert loaded.sampling == stored
     assert len(list(loaded.sample([1], seed=0))) == 4
 
 
 def test_a_bad_stored_sampling_config_is_one_line(tmp_path):
-    path = ck.save_checkpoint(tmp_path / "b.pt", _payload(sampling_config={"sampler": "magic"}))
+    path = ck.save_checkpoint(tmp_path / "b.pt", checkpoint_payload(sampling_config={"sampler": "magic"}))
     with pytest.raises(CheckpointError, match="sampling config") as info:
         load_model(path)
     assert "\n" not in str(info.value)
 
 
 def test_the_model_is_prepared_once_at_load_and_sampling_leaves_it_alone(tmp_path):
-    loaded = load_model(ck.save_checkpoint(tmp_path / "m.pt", _payload()))
+    loaded = load_model(ck.save_checkpoint(tmp_path / "m.pt", checkpoint_payload()))
     convs = [p for p in loaded.model.parameters() if p.ndim == 4]
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)  # CPU: channels-last
     before = [p.data_ptr() for p in loaded.model.parameters()]

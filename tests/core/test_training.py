@@ -9,6 +9,8 @@ import time
 import pytest
 import torch
 
+from core_helpers import train_collecting
+
 from tui_denoiser.core import events as ev
 from tui_denoiser.core import training
 from tui_denoiser.core.checkpoint import load_checkpoint
@@ -37,16 +39,7 @@ def every_step(monkeypatch):
 
 
 def _train(run_dir, tensors, cfg=BASE, model_config=TINY, **kwargs):
-    got: list[ev.TrainEvent] = []
-    callback = kwargs.pop("callback", None)
-
-    def collect(event):
-        got.append(event)
-        if callback is not None:
-            callback(event)
-
-    result = Trainer(model_config, cfg, run_dir=run_dir, data=tensors, callback=collect, **kwargs).run()
-    return result, got
+    return train_collecting(model_config, cfg, run_dir, tensors, **kwargs)
 
 
 def _weights(path, key="model"):

@@ -9,6 +9,8 @@ import threading
 import pytest
 import torch
 
+from core_helpers import train_collecting
+
 from tui_denoiser.core import events as ev
 from tui_denoiser.core.checkpoint import load_checkpoint
 from tui_denoiser.core.config import RECIPES, ModelConfig, TrainConfig
@@ -134,16 +136,7 @@ def tiny_tensors(tiny_data_dir):
 
 
 def _train(run_dir, tensors, cfg=BASE, **kwargs):
-    got: list[ev.TrainEvent] = []
-    callback = kwargs.pop("callback", None)
-
-    def collect(event):
-        got.append(event)
-        if callback is not None:
-            callback(event)
-
-    result = Trainer(TINY, cfg, run_dir=run_dir, data=tensors, callback=collect, **kwargs).run()
-    return result, got
+    return train_collecting(TINY, cfg, run_dir, tensors, **kwargs)
 
 
 def _records(run_dir):
