@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import TabbedContent
-from tui_helpers import asynctest, wait_for
+from tui_helpers import asynctest, type_into, wait_for
 
 from tui_denoiser.core.run_folder import METRICS_FILE
 from tui_denoiser.tui.app import DenoiserApp
@@ -175,16 +175,6 @@ async def test_gpu_panel_is_absent_without_a_gpu_and_shows_a_reading(runs):
         await wait_for(pilot, lambda: not gpu.display)
 
 
-async def _type(pilot, selector: str, text: str) -> None:
-    from textual.widgets import Input
-
-    field = pilot.app.screen.query_one(selector, Input)
-    field.focus()
-    field.value = ""
-    await pilot.press(*text)
-    await pilot.pause()
-
-
 @asynctest
 async def test_the_form_carries_the_eval_settings_and_refuses_bad_ones(tmp_path, tiny_data_dir):
     from tui_denoiser.tui.widgets.train_form import TrainForm
@@ -195,13 +185,13 @@ async def test_the_form_carries_the_eval_settings_and_refuses_bad_ones(tmp_path,
         await pilot.pause()
         form = app.training_screen.query_one(TrainForm)
         assert form.configs()[1].eval_every is None and form.configs()[1].eval_per_digit == 50
-        await _type(pilot, "#field-eval_every", "0")
+        await type_into(pilot, "#field-eval_every", "0")
         assert not form.valid and app.training_screen.query_one("#btn-start").disabled
         assert "eval every must be a positive number of steps, got 0" in str(form.query_one("#form-error").render())
-        await _type(pilot, "#field-eval_every", "200")
-        await _type(pilot, "#field-eval_per_digit", "-3")
+        await type_into(pilot, "#field-eval_every", "200")
+        await type_into(pilot, "#field-eval_per_digit", "-3")
         assert "eval per digit must be an integer in 1..1000, got -3" in str(form.query_one("#form-error").render())
-        await _type(pilot, "#field-eval_per_digit", "20")
+        await type_into(pilot, "#field-eval_per_digit", "20")
         _, train = form.configs()
         assert (train.quality_eval, train.eval_every, train.eval_per_digit) == (True, 200, 20)
 
@@ -213,7 +203,7 @@ async def test_a_run_in_the_app_fills_the_quality_and_sigma_charts(tmp_path, tin
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         screen = app.training_screen
-        await _type(pilot, "#field-epochs", "2")
+        await type_into(pilot, "#field-epochs", "2")
         await pilot.press("escape", "n")
         await wait_for(pilot, lambda: screen.state == "done", timeout=120)
         assert screen.final_event.kind == "finished"

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from textual.widgets import Button, Input
-from tui_helpers import asynctest, wait_for
+from tui_helpers import asynctest, type_into, wait_for
 
 from tui_denoiser.tui.app import DenoiserApp
 from tui_denoiser.tui.screens.confirm import ConfirmQuit
@@ -18,14 +18,6 @@ def _app(tmp_path: Path, data_dir: Path, **overrides) -> DenoiserApp:
                        train_overrides=overrides)
 
 
-async def _type(pilot, selector: str, text: str) -> None:
-    field = pilot.app.screen.query_one(selector, Input)
-    field.focus()
-    field.value = ""
-    await pilot.press(*text)
-    await pilot.pause()
-
-
 @asynctest
 async def test_bad_value_is_marked_and_start_stays_off(tmp_path, tiny_data_dir):
     app = _app(tmp_path, tiny_data_dir)
@@ -34,16 +26,16 @@ async def test_bad_value_is_marked_and_start_stays_off(tmp_path, tiny_data_dir):
         screen = app.training_screen
         start = screen.query_one("#btn-start", Button)
         assert not start.disabled
-        await _type(pilot, "#field-batch_size", "0")
+        await type_into(pilot, "#field-batch_size", "0")
         form = screen.query_one(TrainForm)
         assert "batch_size" in form.errors and "batch size" in form.errors["batch_size"]
         assert screen.query_one("#field-batch_size").has_class("-bad")
         assert start.disabled
         assert "batch size" in str(screen.query_one("#form-error").content)
-        await _type(pilot, "#field-lr", "fast")
+        await type_into(pilot, "#field-lr", "fast")
         assert form.errors["lr"] == "lr must be a number"
-        await _type(pilot, "#field-batch_size", "64")
-        await _type(pilot, "#field-lr", "0.001")
+        await type_into(pilot, "#field-batch_size", "64")
+        await type_into(pilot, "#field-lr", "0.001")
         assert not form.errors and not start.disabled
 
 
@@ -68,8 +60,8 @@ async def test_short_real_training_fills_chart_lr_preview_and_log(tmp_path, tiny
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         screen = app.training_screen
-        await _type(pilot, "#field-epochs", "2")
-        await _type(pilot, "#field-step_size", "1")
+        await type_into(pilot, "#field-epochs", "2")
+        await type_into(pilot, "#field-step_size", "1")
         await pilot.press("escape")  # leave the field so single-letter keys act
         seen_lr: list[str] = []
         panel = screen.lr_panel

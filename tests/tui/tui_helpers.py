@@ -26,3 +26,14 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0, 
             raise AssertionError(f"timed out after {timeout}s waiting for {condition}")
         await pilot.pause(step)
     await asyncio.sleep(0)
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    """Clear the Input at ``selector`` and type ``text`` into it key by key, as a person would."""
+    from textual.widgets import Input
+
+    field = pilot.app.screen.query_one(selector, Input)
+    field.focus()
+    field.value = ""
+    await pilot.press(*text)
+    await pilot.pause()
