@@ -1,0 +1,210 @@
+"""bf16 and channels-last chosen from faked capabilities and fake probe timings (no real probe here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tui_denoiser.core import precision
+from tui_denoiser.core.config import ModelConfig, TrainConfig
+from tui_denoiser.core.precision import Capabilities, choose_for_training, choose_precision, decide
+
+AVX2_CPU = Capabilities("cpu", False, "AMD EPYC", 2, ("avx2",))
+BF16_CPU = Capabilities("cpu", True, "AMD EPYC", 2, ("avx2", "avx512f", "avx512_bf16"))
+BF16_GPU = Capabilities("cuda", True, "NVIDIA H200", 1, ("sm_90", "cuda 13.0"))
+OLD_GPU = Capabilities("cuda", False, "Tesla T4", 1, ("sm_75", "cuda 12.1"))
+MPS = Capabilities("mps", False, "arm64", 8)
+
+
+class FakeProbe:
+    """Seconds per step by variant name; records what was asked for (and the give-up limit)."""
+
+    def __init__(self, **seconds: float):
+        self.seconds = {name.replace("_", "+").replace("channels+last", "channels-last"): s
+                        for name, s in seconds.items()}
+        self.calls: list[tuple[str, float | None]] = []
+
+    def __call__(self, device, model_config, batch_size, bf16, channels_last, give_up_after):
+        name = precision.variant_name((bf16, channels_last))
+        self.calls.append((name, give_up_after))
+        return self.seconds[name]
+
+
+def choose(caps, probe, tmp_path, **kwargs):
+    return choose_precision("cpu", ModelConfig(), 128, capabilities=caps, probe=probe,
+                            cache=tmp_path / "probe.json", **kwargs)
+
+
+# -- the pure decision ------------------------------------------------------------------------------
+def test_decide_no_native_bf16_is_off_whatever_the_timings():
+    choice = decide(AVX2_CPU, {"fp32": 1.0, "bf16": 0.1, "fp32+channels-last": 1.0})
+    assert not choice.bf16
+    assert choice.bf16_reason == "bf16 off: this CPU has no native bf16"
+
+
+def test_decide_native_but_slower_is_off():
+    choice = decide(BF16_CPU, {"fp32": 1.0, "fp32+channels-last": 1.2, "bf16": 10.0, "bf16+channels-last": 9.0})
+    assert (choice.bf16, choice.channels_last) == (False, False)
+    assert choice.bf16_reason == "bf16 off: measured 0.10x fp32 on this CPU"
+    assert choice.channels_last_reason == "channels-last off: measured 0.83x contiguous on this CPU"
+
+
+def test_decide_native_and_faster_is_on():
+    choice = decide(BF16_CPU, {"fp32": 1.0, "fp32+channels-last": 0.9, "bf16": 0.6, "bf16+channels-last": 0.55})
+    assert (choice.bf16, choice.channels_last) == (True, True)
+    assert choice.bf16_reason == "bf16 on: measured 1.64x fp32 on this CPU"
+    assert choice.channels_last_reason == "channels-last on: measured 1.09x contiguous on this CPU"
+    assert choice.line == f"{choice.bf16_reason}; {choice.channels_last_reason}"
+
+
+def test_decide_within_the_margin_keeps_fp32_contiguous():
+    choice = decide(BF16_CPU, {"fp32": 1.0, "fp32+channels-last": 0.97, "bf16": 0.98, "bf16+channels-last": 0.99})
+    assert (choice.bf16, choice.channels_last) == (False, False)
+
+
+def test_decide_without_timings_keeps_the_options_off():
+    choice = decide(BF16_CPU, {})
+    assert (choice.bf16, choice.channels_last) == (False, False)
+    assert "not measured" in choice.bf16_reason
+
+
+def test_decide_cuda():
+    fast = decide(BF16_GPU, {"fp32": 1.0, "fp32+channels-last": 1.0, "bf16": 0.5, "bf16+channels-last": 0.6})
+    assert (fast.bf16, fast.channels_last) == (True, False)
+    assert fast.bf16_reason == "bf16 on: measured 2.00x fp32 on this GPU"
+    old = decide(OLD_GPU, {"fp32": 1.0, "fp32+channels-last": 1.0})
+    assert not old.bf16 and old.bf16_reason == "bf16 off: this GPU has no native bf16"
+
+
+def test_decide_mps_is_off_without_probing():
+    choice = decide(MPS, {})
+    assert (choice.bf16, choice.channels_last) == (False, False)
+    assert precision.candidates(MPS) == [(False, False)]
+
+
+# -- the probe, the forcing and the cache -----------------------------------------------------------
+def test_no_native_bf16_never_probes_bf16(tmp_path):
+    probe = FakeProbe(fp32=1.0, fp32_channels_last=1.0)
+    choice = choose(AVX2_CPU, probe, tmp_path)
+    assert not choice.bf16 and choice.bf16_reason == "bf16 off: this CPU has no native bf16"
+    assert [name for name, _ in probe.calls] == ["fp32", "fp32+channels-last"]
+
+
+def test_no_probe_at_all_when_nothing_is_left_to_choose(tmp_path):
+    probe = FakeProbe()
+    choice = choose(AVX2_CPU, probe, tmp_path, requested_channels_last=False)
+    assert (choice.bf16, choice.channels_last) == (False, False)
+    assert choice.channels_last_reason == "channels-last forced off (--no-channels-last)"
+    assert probe.calls == []
+
+
+def test_native_but_probe_says_slower(tmp_path):
+    probe = FakeProbe(fp32=1.0, fp32_channels_last=1.1, bf16=10.0, bf16_channels_last=12.0)
+    choice = choose(BF16_CPU, probe, tmp_path)
+    assert not choice.bf16 and not choice.channels_last
+    # the reference is timed in full, then every other variant may give up at 3x its time
+    assert probe.calls[0] == ("fp32", None)
+    assert all(limit == pytest.approx(precision.GIVE_UP_RATIO) for _, limit in probe.calls[1:])
+
+
+def test_native_and_faster(tmp_path):
+    probe = FakeProbe(fp32=1.0, fp32_channels_last=1.0, bf16=0.58, bf16_channels_last=0.6)
+    choice = choose(BF16_CPU, probe, tmp_path)
+    assert (choice.bf16, choice.channels_last) == (True, False)
+    assert choice.bf16_reason == "bf16 on: measured 1.72x fp32 on this CPU"
+
+
+def test_forced_both_skips_the_probe(tmp_path):
+    probe = FakeProbe()
+    on = choose(AVX2_CPU, probe, tmp_path, requested_bf16=True, requested_channels_last=True)
+    assert (on.bf16, on.channels_last) == (True, True)
+    assert on.bf16_reason == "bf16 forced on (--bf16; this CPU has no native bf16: expect it slower than fp32)"
+    assert on.channels_last_reason == "channels-last forced on (--channels-last)"
+    off = choose(BF16_CPU, probe, tmp_path, requested_bf16=False, requested_channels_last=False)
+    assert off.bf16_reason == "bf16 forced off (--no-bf16)"
+    assert probe.calls == []
+
+
+def test_forced_bf16_still_probes_channels_last(tmp_path):
+    probe = FakeProbe(bf16=1.0, bf16_channels_last=0.5)
+    choice = choose(BF16_CPU, probe, tmp_path, requested_bf16=True)
+    assert (choice.bf16, choice.channels_last) == (True, True)
+    assert choice.bf16_reason == "bf16 forced on (--bf16)"
+    assert choice.channels_last_reason == "channels-last on: measured 2.00x contiguous on this CPU"
+    assert [name for name, _ in probe.calls] == ["bf16", "bf16+channels-last"]
+
+
+def test_cuda_faked(tmp_path):
+    probe = FakeProbe(fp32=1.0, fp32_channels_last=0.9, bf16=0.4, bf16_channels_last=0.5)
+    choice = choose_precision("cuda", ModelConfig(), 128, capabilities=BF16_GPU, probe=probe,
+                              cache=tmp_path / "probe.json")
+    assert (choice.bf16, choice.channels_last) == (True, False)
+    assert choice.bf16_reason == "bf16 on: measured 2.50x fp32 on this GPU"
+    old = choose_precision("cuda", ModelConfig(), 128, capabilities=OLD_GPU,
+                           probe=FakeProbe(fp32=1.0, fp32_channels_last=1.0), cache=tmp_path / "probe.json")
+    assert old.bf16_reason == "bf16 off: this GPU has no native bf16"
+
+
+def test_cache_hit_avoids_the_probe(tmp_path):
+    first = FakeProbe(fp32=1.0, fp32_channels_last=1.0, bf16=0.5, bf16_channels_last=0.6)
+    assert not choose(BF16_CPU, first, tmp_path).cached
+    again = FakeProbe()
+    choice = choose(BF16_CPU, again, tmp_path)
+    assert again.calls == [] and choice.cached and choice.bf16
+    # another batch size, model or machine is another key: probed again
+    other = FakeProbe(fp32=1.0, fp32_channels_last=1.0, bf16=2.0, bf16_channels_last=2.0)
+    assert not choose_precision("cpu", ModelConfig(), 256, capabilities=BF16_CPU, probe=other,
+                                cache=tmp_path / "probe.json").bf16
+    assert len(other.calls) == 4
+    assert len(json.loads((tmp_path / "probe.json").read_text())) == 2
+
+
+def test_corrupt_cache_is_ignored_and_rewritten(tmp_path):
+    path = tmp_path / "probe.json"
+    path.write_text("{not json")
+    probe = FakeProbe(fp32=1.0, fp32_channels_last=1.0, bf16=0.5, bf16_channels_last=0.6)
+    assert choose(BF16_CPU, probe, tmp_path).bf16
+    assert len(json.loads(path.read_text())) == 1
+    # an entry of the wrong shape is ignored too
+    key = next(iter(json.loads(path.read_text())))
+    path.write_text(json.dumps({key: {"timings": {"fp32": "fast"}}}))
+    probe.calls.clear()
+    assert choose(BF16_CPU, probe, tmp_path).bf16 and len(probe.calls) == 4
+    assert json.loads(path.read_text())[key]["timings"]["fp32"] == 1.0
+
+
+def test_the_user_cache_is_the_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("DENOISER_TUI_HOME", str(tmp_path / "home"))
+    probe = FakeProbe(fp32=1.0, fp32_channels_last=1.0)
+    choose_precision("cpu", ModelConfig(), 128, capabilities=AVX2_CPU, probe=probe)
+    assert (tmp_path / "home" / precision.CACHE_FILE).is_file()
+
+
+def test_choose_for_training_sets_the_config(tmp_path):
+    probe = FakeProbe(fp32=1.0, fp32_channels_last=0.8, bf16=0.5, bf16_channels_last=0.4)
+    train, choice = choose_for_training(ModelConfig(), TrainConfig(device="cpu", batch_size=64),
+                                        capabilities=BF16_CPU, probe=probe, cache=tmp_path / "probe.json")
+    assert (train.bf16, train.channels_last) == (True, True) == (choice.bf16, choice.channels_last)
+    assert train.batch_size == 64
+
+
+def test_capabilities_of_this_cpu():
+    caps = precision.detect_capabilities(torch.device("cpu"))
+    assert caps.device_type == "cpu" and caps.cores >= 1 and caps.machine
+    assert caps.native_bf16 == precision.cpu_native_bf16()
+
+
+def test_the_real_probe_runs_a_tiny_model():
+    """One real probe of a tiny model at batch 4 (a fraction of a second): a positive step time."""
+    tiny = ModelConfig(channels=(8, 8, 8), embed_dim=8)
+    seconds = precision.probe_step_time(torch.device("cpu"), tiny, 4, False, True, None, warmup=1, steps=1)
+    assert seconds > 0
+
+
+def test_decide_an_option_that_does_not_pay_by_itself_stays_off():
+    """bf16 pays; channels-last on top of it is only 3 % faster (within the margin): off."""
+    choice = decide(BF16_CPU, {"fp32": 1.0, "fp32+channels-last": 0.75, "bf16": 0.56, "bf16+channels-last": 0.545})
+    assert (choice.bf16, choice.channels_last) == (True, False)
+    assert choice.channels_last_reason == "channels-last off: measured 1.03x contiguous on this CPU (under the 5% margin)"
