@@ -42,7 +42,7 @@ def measure(loaded, x: np.ndarray, y: np.ndarray, other: np.ndarray, *, seed: in
     import torch
 
     from tui_denoiser.core import playground as pg
-    from tui_denoiser.core.evaluation import psnr
+    from tui_denoiser.core.quality.denoising import psnr
     from tui_denoiser.core.sampling import final_images, sample
 
     def run(fn, *args):

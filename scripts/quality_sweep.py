@@ -25,13 +25,13 @@ import numpy as np
 import torch
 
 from tui_denoiser.core import paths
-from tui_denoiser.core.classifier import load_classifier
+from tui_denoiser.core.quality.classifier import load_classifier
 from tui_denoiser.core.config import SamplingConfig
 from tui_denoiser.core.data import load_split
 from tui_denoiser.core.imaging import to_uint8
 from tui_denoiser.core.inference import load_model
-from tui_denoiser.core.judges import FILES, classifier_judge, load_judge
-from tui_denoiser.core.quality import score_samples
+from tui_denoiser.core.quality.judges import FILES, classifier_judge, load_judge
+from tui_denoiser.core.quality.scores import score_samples
 from tui_denoiser.core.sampling import sample
 
 KEYS = ("sampler", "steps", "guidance", "interval", "sigma_min", "sigma_max", "start", "churn")

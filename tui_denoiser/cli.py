@@ -252,7 +252,7 @@ def _train_configs(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tui_denoiser.core import distributed
+    from tui_denoiser.core.training import distributed
 
     if args.nproc is not None and args.nproc > 1 and not distributed.under_torchrun():
         return _launch_torchrun(args)
@@ -266,7 +266,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from tui_denoiser.core import distributed
+    from tui_denoiser.core.training import distributed
     from tui_denoiser.core.paths import new_run_dir
     from tui_denoiser.progress import TrainProgress
 
@@ -324,7 +324,7 @@ def _launcher_reports(result) -> bool:
     """A process lost under ``train --nproc``: the launcher names it in one line, so the ranks keep quiet."""
     import os
 
-    from tui_denoiser.core import distributed
+    from tui_denoiser.core.training import distributed
 
     return (result.kind == "failed" and result.message.startswith(distributed.PEER_LOST)
             and bool(os.environ.get(distributed.LAUNCHED_ENV)))
@@ -339,7 +339,7 @@ def _train_quietly(trainer, dist) -> int:
         _restore_signals(previous)
     if result.kind != "failed":
         return 0
-    from tui_denoiser.core import distributed
+    from tui_denoiser.core.training import distributed
 
     if not result.message.startswith(distributed.PEER_LOST):
         print(f"{PROG}: error (rank {dist.rank}): {_one_line(result.worded(flag_of))}", file=sys.stderr)
@@ -352,7 +352,7 @@ def _launch_torchrun(args: argparse.Namespace) -> int:
     one line naming it; its last checkpoint is the one rank 0 saved atomically before."""
     import os
 
-    from tui_denoiser.core import distributed
+    from tui_denoiser.core.training import distributed
     from tui_denoiser.core.paths import new_run_dir
 
     forwarded = _without_nproc(args.argv)
@@ -424,7 +424,7 @@ def _ignore_terminal_errors():
 
 def _check_readable_run_dir(run_dir: Path) -> None:
     """One line for a run folder that is missing, not a folder, or that we may not read."""
-    from tui_denoiser.core.run_folder import run_folder_problem
+    from tui_denoiser.core.runs.folder import run_folder_problem
 
     problem = run_folder_problem(run_dir)
     if problem is not None:
@@ -521,7 +521,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
 
-    from tui_denoiser.core.evaluation import format_report, run_eval
+    from tui_denoiser.core.quality.evaluate import format_report, run_eval
     from tui_denoiser.core.paths import default_data_dir
 
     _budgeted(None, args)  # --max-calls with a flag it would override: one line, before any loading

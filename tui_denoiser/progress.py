@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tui_denoiser.core import events as ev
+from tui_denoiser.core.runs import events as ev
 from tui_denoiser.core.formatting import format_duration, quality_line, quality_short
 
 
@@ -70,7 +70,7 @@ class TrainProgress:
             self.progress.console.print(f"quality at step {event.global_step}: {quality_line(event)}", soft_wrap=True)
         elif isinstance(event, ev.CheckpointSaved) and event.reason != "epoch":
             self.progress.console.print(f"checkpoint saved ({event.reason}): {event.path}")
-        elif isinstance(event, ev.Warning_):
+        elif isinstance(event, ev.WarningEvent):
             self.progress.console.print(f"[yellow]warning:[/] {event.message}")
 
     def summary(self, result: ev.TrainEvent) -> None:

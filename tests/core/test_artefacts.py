@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tui_denoiser.core import artefacts as art
+from tui_denoiser.core.quality import artefacts as art
 
 
 def blank(n: int = 1) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tui_denoiser.core import classifier as clf
+from tui_denoiser.core.quality import classifier as clf
 from tui_denoiser.core.checkpoint import save_checkpoint
 from tui_denoiser.core.data import load_split, to_model_range
 from tui_denoiser.core.errors import CheckpointError, ConfigError

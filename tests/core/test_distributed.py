@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tui_denoiser.core.distributed import Dist, current, env_world, failure_line, under_torchrun
+from tui_denoiser.core.training.distributed import Dist, current, env_world, failure_line, under_torchrun
 from tui_denoiser.core.errors import UserError
 
 
@@ -77,7 +77,7 @@ def test_sync_batchnorm_keeps_the_models_parameters_and_checkpoint_keys():
     """On GPUs BatchNorm becomes SyncBatchNorm inside the model itself: the optimizer's and EMA's
     tensors stay the model's, and checkpoints keep their keys (they load into plain BatchNorm)."""
     from tui_denoiser.core.config import RECIPES
-    from tui_denoiser.core.distributed import _sync_batchnorm_in_place
+    from tui_denoiser.core.training.distributed import _sync_batchnorm_in_place
     from tui_denoiser.core.model import ConditionalDenoiser
 
     model = ConditionalDenoiser(RECIPES["original"].model)

@@ -8,9 +8,11 @@ import math
 import pytest
 import torch
 
-from tui_denoiser.core import evaluation as evl
+from tui_denoiser.core.quality import denoising as dn
+from tui_denoiser.core.quality import evaluate as evl
+from tui_denoiser.core.quality import stats
 from tui_denoiser.core.inference import load_model
-from tui_denoiser.core.classifier import MnistClassifier
+from tui_denoiser.core.quality.classifier import MnistClassifier
 from tui_denoiser.core.config import ModelConfig, TrainConfig
 from tui_denoiser.core.data import load_split, to_model_range
 from tui_denoiser.core.errors import CheckpointError, ConfigError, UserError
@@ -21,7 +23,7 @@ from tui_denoiser.core.training import Trainer
 
 def test_frechet_distance_of_a_set_with_itself_is_zero():
     feats = torch.randn(500, 16, generator=torch.Generator().manual_seed(0)) * 3 + 1
-    assert evl.frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-6)
+    assert stats.frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_frechet_distance_matches_the_closed_form_for_gaussians():
@@ -31,32 +33,32 @@ def test_frechet_distance_matches_the_closed_form_for_gaussians():
     a = torch.linspace(0.5, 3.0, d, dtype=torch.float64)
     b = torch.linspace(2.0, 0.25, d, dtype=torch.float64)
     expected = float((mu1 - mu2).pow(2).sum() + (a.sqrt() - b.sqrt()).pow(2).sum())
-    got = evl.frechet_distance_from_stats(mu1, torch.diag(a), mu2, torch.diag(b))
+    got = stats.frechet_distance_from_stats(mu1, torch.diag(a), mu2, torch.diag(b))
     assert got == pytest.approx(expected, rel=1e-9)
     # A rotated, non-diagonal pair: rotating both covariances changes nothing.
     q, _ = torch.linalg.qr(torch.randn(d, d, dtype=torch.float64, generator=torch.Generator().manual_seed(1)))
-    rotated = evl.frechet_distance_from_stats(q @ mu1, q @ torch.diag(a) @ q.T, q @ mu2, q @ torch.diag(b) @ q.T)
+    rotated = stats.frechet_distance_from_stats(q @ mu1, q @ torch.diag(a) @ q.T, q @ mu2, q @ torch.diag(b) @ q.T)
     assert rotated == pytest.approx(expected, rel=1e-8)
     # And from samples: a shift of 2 in every one of 4 dimensions of unit Gaussians gives 16.
     gen = torch.Generator().manual_seed(2)
     x, y = torch.randn(20_000, 4, generator=gen), torch.randn(20_000, 4, generator=gen) + 2
-    assert evl.frechet_distance(x, y) == pytest.approx(16.0, rel=0.02)
+    assert stats.frechet_distance(x, y) == pytest.approx(16.0, rel=0.02)
 
 
 def test_diversity_of_identical_samples_is_zero_and_of_real_ones_positive():
     same = torch.ones(30, 8)
     labels = torch.arange(10).repeat(3)
-    assert evl.within_class_spread(same, labels) == pytest.approx(0.0, abs=1e-12)
-    spread = evl.within_class_spread(torch.randn(30, 8, generator=torch.Generator().manual_seed(0)), labels)
+    assert stats.within_class_spread(same, labels) == pytest.approx(0.0, abs=1e-12)
+    spread = stats.within_class_spread(torch.randn(30, 8, generator=torch.Generator().manual_seed(0)), labels)
     assert spread > 1.0
-    assert evl.mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
+    assert stats.mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
 
 
 def test_psnr_convention_and_a_perfect_denoiser():
     clean = torch.full((2, 1, 28, 28), -1.0)
-    assert evl.psnr(clean, clean).tolist() == [evl.MAX_PIXEL_PSNR_DB] * 2
+    assert dn.psnr(clean, clean).tolist() == [dn.MAX_PIXEL_PSNR_DB] * 2
     # A constant error of 0.2 in [-1, 1] is 0.1 in [0, 1]: MSE 0.01, 20 dB.
-    assert evl.psnr(clean + 0.2, clean)[0].item() == pytest.approx(20.0, abs=1e-4)
+    assert dn.psnr(clean + 0.2, clean)[0].item() == pytest.approx(20.0, abs=1e-4)
 
     class Oracle(torch.nn.Module):
         """Knows the clean images: returns them whatever the noise."""
@@ -73,7 +75,7 @@ def test_psnr_convention_and_a_perfect_denoiser():
     images = (torch.rand(40, 28, 28, generator=gen) * 255).to(torch.uint8)
     labels = torch.arange(40) % 10
     oracle = Oracle(to_model_range(images)).eval()
-    rows = evl.denoising_psnr(oracle, images, labels, count=40, levels=(0.1, 0.5), batch_size=64)
+    rows = dn.denoising_psnr(oracle, images, labels, count=40, levels=(0.1, 0.5), batch_size=64)
     assert [r.sigma for r in rows] == [0.1, 0.5]
     for r in rows:
         assert r.model_db > 90
@@ -93,7 +95,7 @@ def test_noisy_psnr_at_sigma_0_1_matches_the_original_projects_figure(real_mnist
         def forward(self, noisy, level, labels):
             return noisy
 
-    rows = evl.denoising_psnr(Identity().eval(), images, labels, count=1000, levels=(0.1,))
+    rows = dn.denoising_psnr(Identity().eval(), images, labels, count=1000, levels=(0.1,))
     assert rows[0].noisy_db == pytest.approx(28.6, abs=0.2)
     assert rows[0].model_db == pytest.approx(rows[0].noisy_db, abs=1e-6)
     assert rows[0].blur_db > 20
@@ -101,11 +103,11 @@ def test_noisy_psnr_at_sigma_0_1_matches_the_original_projects_figure(real_mnist
 
 def test_balanced_indices_take_each_class_equally_and_top_up():
     labels = torch.tensor([0] * 50 + [1] * 50 + [2] * 3)
-    idx = evl.balanced_indices(labels, 5, seed=0, num_classes=3)
+    idx = stats.balanced_indices(labels, 5, seed=0, num_classes=3)
     assert len(idx) == 15 and len(set(idx.tolist())) == 15
     counts = torch.bincount(labels[idx], minlength=3).tolist()
     assert counts[2] == 3 and sum(counts) == 15
-    assert evl.balanced_indices(labels, 5, seed=0, num_classes=3).tolist() == idx.tolist()
+    assert stats.balanced_indices(labels, 5, seed=0, num_classes=3).tolist() == idx.tolist()
 
 
 # -- a whole run on tiny data -------------------------------------------------------------------------
@@ -135,7 +137,7 @@ def test_evaluate_runs_end_to_end_on_tiny_data(tiny_checkpoint, tiny_data_dir):
     assert math.isfinite(report.frechet) and report.frechet >= 0 and report.frechet_floor >= 0
     assert report.diversity >= 0 and report.diversity_real > 0
     assert [round(r.sigma, 2) for r in report.psnr] == [round(0.1 * t, 2) for t in range(1, 11)]
-    assert all(r.blur_sigma in evl.BLUR_SIGMAS for r in report.psnr)
+    assert all(r.blur_sigma in dn.BLUR_SIGMAS for r in report.psnr)
     assert report.psnr_images == 32
     assert {p.stage for p in progress} == {"sampling", "features", "denoising"}
     assert progress[-1].done == progress[-1].total
@@ -186,7 +188,7 @@ def test_evaluate_refuses_bad_arguments(tiny_checkpoint, tiny_data_dir):
 
 
 def test_run_eval_loads_everything_and_names_a_missing_classifier(tiny_checkpoint, tiny_data_dir, tmp_path):
-    from tui_denoiser.core.classifier import save_classifier
+    from tui_denoiser.core.quality.classifier import save_classifier
 
     with pytest.raises(CheckpointError, match="classifier not found") as info:
         evl.run_eval(tiny_checkpoint, tiny_data_dir, classifier_path=tmp_path / "none.pt", per_digit=1)
@@ -208,15 +210,15 @@ def test_separable_blur_equals_torchvisions_gaussian_blur():
     from torchvision.transforms.functional import gaussian_blur as tv_blur
 
     x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    for sigma in evl.BLUR_SIGMAS:
-        k = evl.blur_kernel_size(sigma)
-        assert torch.allclose(evl.gaussian_blur(x, sigma), tv_blur(x, [k, k], [sigma, sigma]), atol=1e-5)
+    for sigma in dn.BLUR_SIGMAS:
+        k = dn.blur_kernel_size(sigma)
+        assert torch.allclose(dn.gaussian_blur(x, sigma), tv_blur(x, [k, k], [sigma, sigma]), atol=1e-5)
 
 
 def test_evaluate_reports_every_judge_the_speck_rate_and_the_ink_ratio(tiny_checkpoint, tiny_data_dir):
-    from tui_denoiser.core import artefacts
-    from tui_denoiser.core.judges import AutoencoderJudge, Judge, MlpJudge
-    from tui_denoiser.core.quality import QualityScores
+    from tui_denoiser.core.quality import artefacts
+    from tui_denoiser.core.quality.judges import AutoencoderJudge, Judge, MlpJudge
+    from tui_denoiser.core.quality.scores import QualityScores
 
     loaded = load_model(tiny_checkpoint)
     torch.manual_seed(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from tui_denoiser.core.export import export_stem, export_trajectory
+from tui_denoiser.core.trajectory_export import export_stem, export_trajectory
 
 
 def test_export_names_and_writes_a_strip_and_an_animation(tmp_path):

@@ -33,7 +33,7 @@ def test_every_core_module_is_listed():
     """The list is every ``core/*.py`` file (a glob, so a new module is checked the day it lands)."""
     files = sorted(f"tui_denoiser.core.{p.stem}" for p in CORE_DIR.glob("*.py") if p.stem != "__init__")
     assert sorted(f"tui_denoiser.core.{m.name}" for m in pkgutil.iter_modules(tui_denoiser.core.__path__)) == files
-    assert {"tui_denoiser.core.classifier", "tui_denoiser.core.evaluation", "tui_denoiser.core.threads"} <= set(files)
+    assert {"tui_denoiser.core.quality.classifier", "tui_denoiser.core.quality.evaluate", "tui_denoiser.core.threads"} <= set(files)
 
 
 def test_core_imports_no_ui_library():
@@ -43,7 +43,7 @@ def test_core_imports_no_ui_library():
 
 
 def test_light_modules_import_without_torch():
-    light = ["tui_denoiser.core", "tui_denoiser.core.config", "tui_denoiser.core.events",
+    light = ["tui_denoiser.core", "tui_denoiser.core.config", "tui_denoiser.core.runs.events",
              "tui_denoiser.core.errors", "tui_denoiser.core.paths", "tui_denoiser.core.sampling_policy",
              "tui_denoiser.core.formatting"]
     loaded = _top_level(_modules_after_import(*light))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tui_denoiser.core import judges as jd
+from tui_denoiser.core.quality import judges as jd
 from tui_denoiser.core.checkpoint import atomic_save
-from tui_denoiser.core.classifier import MnistClassifier
+from tui_denoiser.core.quality.classifier import MnistClassifier
 from tui_denoiser.core.data import load_split
 from tui_denoiser.core.errors import CheckpointError, ConfigError
-from tui_denoiser.core.quality import QualityScores, score_samples
+from tui_denoiser.core.quality.scores import QualityScores, score_samples
 
 
 @pytest.mark.parametrize("kind", jd.KINDS)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tui_denoiser.core.errors import UserError
-from tui_denoiser.core.gpu_stats import GpuReading, format_gpu, read_gpu
-from tui_denoiser.core.run_compare import compare_problem, list_runs, read_run_curves
-from tui_denoiser.core.run_folder import METRICS_FILE
+from tui_denoiser.core.runs.gpu_stats import GpuReading, format_gpu, read_gpu
+from tui_denoiser.core.runs.compare import compare_problem, list_runs, read_run_curves
+from tui_denoiser.core.runs.folder import METRICS_FILE
 
 RUN_B = Path(__file__).parents[1] / "tui" / "data" / "run-b"
 

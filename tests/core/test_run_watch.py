@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import threading
 
-from tui_denoiser.core.events import CheckpointSaved, Warning_
-from tui_denoiser.core.run_folder import METRICS_FILE, end_partial_line, latest_run_dir, run_folder_problem
-from tui_denoiser.core.run_watch import RunWatcher
+from tui_denoiser.core.runs.events import CheckpointSaved, WarningEvent
+from tui_denoiser.core.runs.folder import METRICS_FILE, end_partial_line, latest_run_dir, run_folder_problem
+from tui_denoiser.core.runs.watch import RunWatcher
 
 
 def _line(event) -> bytes:
@@ -33,7 +33,7 @@ def test_an_unreadable_file_is_reported_once(tmp_path):
     (tmp_path / METRICS_FILE).mkdir()
     watcher = RunWatcher(tmp_path)
     events = watcher.read_new()
-    assert len(events) == 1 and isinstance(events[0], Warning_) and "cannot read" in events[0].message
+    assert len(events) == 1 and isinstance(events[0], WarningEvent) and "cannot read" in events[0].message
     assert watcher.read_new() == []
 
 

@@ -11,8 +11,8 @@ import torch
 
 from core_helpers import train_collecting
 
-from tui_denoiser.core import events as ev
-from tui_denoiser.core import training
+from tui_denoiser.core.runs import events as ev
+from tui_denoiser.core.training import reporting
 from tui_denoiser.core.checkpoint import load_checkpoint
 from tui_denoiser.core.config import ModelConfig, TrainConfig
 from tui_denoiser.core.data import load_split
@@ -35,7 +35,7 @@ def tiny_tensors(tiny_data_dir):
 @pytest.fixture
 def every_step(monkeypatch):
     """Report a StepUpdate after every step (they are throttled to a few a second otherwise)."""
-    monkeypatch.setattr(training, "UPDATE_INTERVAL_S", 0.0)
+    monkeypatch.setattr(reporting, "UPDATE_INTERVAL_S", 0.0)
 
 
 def _train(run_dir, tensors, cfg=BASE, model_config=TINY, **kwargs):
@@ -100,7 +100,7 @@ def test_events_files_and_json_round_trip(tmp_path, tiny_tensors, every_step):
 def test_event_from_json_refuses_unknown_kind():
     with pytest.raises(ValueError, match="unknown event kind"):
         ev.event_from_json({"kind": "party"})
-    assert ev.event_from_json({"kind": "warning", "message": "m", "extra": 1}) == ev.Warning_("m")
+    assert ev.event_from_json({"kind": "warning", "message": "m", "extra": 1}) == ev.WarningEvent("m")
 
 
 def test_stop_event_stops_at_the_next_step_and_saves(tmp_path, tiny_tensors, every_step):

@@ -11,14 +11,14 @@ import torch
 
 from core_helpers import train_collecting
 
-from tui_denoiser.core import events as ev
+from tui_denoiser.core.runs import events as ev
 from tui_denoiser.core.checkpoint import load_checkpoint
 from tui_denoiser.core.config import RECIPES, ModelConfig, TrainConfig
 from tui_denoiser.core.data import load_split
 from tui_denoiser.core.errors import ConfigError
-from tui_denoiser.core.run_folder import METRICS_FILE
+from tui_denoiser.core.runs.folder import METRICS_FILE
 from tui_denoiser.core.training import Trainer
-from tui_denoiser.core.training_insight import LOG_BINS, SigmaBins, sigma_bins
+from tui_denoiser.core.training.sigma_bins import LOG_BINS, SigmaBins, sigma_bins
 
 
 def test_original_recipe_has_one_bin_per_level():
@@ -196,7 +196,7 @@ def test_a_stopped_run_skips_the_last_evaluation_and_keeps_its_bins_on_resume(tm
         if isinstance(event, ev.StepUpdate) and event.global_step >= 3:
             stop.set()
 
-    monkeypatch.setattr("tui_denoiser.core.training.UPDATE_INTERVAL_S", 0.0)
+    monkeypatch.setattr("tui_denoiser.core.training.reporting.UPDATE_INTERVAL_S", 0.0)
     _train(run_dir, tiny_tensors, BASE.replace(epochs=1), stop_event=stop, callback=stop_at_step_3)
     records = _records(run_dir)
     assert not any(r["kind"] == "quality" for r in records)
@@ -210,21 +210,21 @@ def test_a_stopped_run_skips_the_last_evaluation_and_keeps_its_bins_on_resume(tm
 def test_another_dataset_trains_on_without_the_evaluation(tmp_path, tiny_tensors):
     result, got = _train(tmp_path / "run", tiny_tensors, BASE.replace(dataset="fashion-mnist", epochs=1))
     assert result.kind == "finished"
-    warnings = [e.message for e in got if isinstance(e, ev.Warning_)]
+    warnings = [e.message for e in got if isinstance(e, ev.WarningEvent)]
     assert warnings == ["quality evaluation judges MNIST digits; it is off for fashion-mnist"]
     assert not any(isinstance(e, ev.QualityEval) for e in got)
 
 
 def test_a_failing_evaluation_is_one_warning_and_training_goes_on(tmp_path, tiny_tensors, monkeypatch):
-    from tui_denoiser.core import training_insight
+    from tui_denoiser.core.training import monitor
 
     def broken(self, *args, **kwargs):
         raise RuntimeError("sampler exploded\nwith a traceback-like second line")
 
-    monkeypatch.setattr(training_insight.QualityMonitor, "evaluate", broken)
+    monkeypatch.setattr(monitor.QualityMonitor, "evaluate", broken)
     result, got = _train(tmp_path / "run", tiny_tensors)
     assert result.kind == "finished" and result.epochs_done == 2
-    warnings = [e.message for e in got if isinstance(e, ev.Warning_)]
+    warnings = [e.message for e in got if isinstance(e, ev.WarningEvent)]
     assert warnings == ["quality evaluation failed and is off for this run: sampler exploded"]
 
 
@@ -232,7 +232,7 @@ def test_a_failing_evaluation_is_one_warning_and_training_goes_on(tmp_path, tiny
 def test_a_stop_during_an_evaluation_ends_it_within_a_sampler_step(tiny_tensors):
     from tui_denoiser.core.inference import LoadedModel, prepare_for_inference
     from tui_denoiser.core.model import ConditionalDenoiser
-    from tui_denoiser.core.training_insight import QualityMonitor
+    from tui_denoiser.core.training.monitor import QualityMonitor
 
     stop = threading.Event()
     monitor = QualityMonitor(BASE, "cpu", stop)

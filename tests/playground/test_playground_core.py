@@ -11,7 +11,7 @@ from PIL import Image
 
 from tui_denoiser.core import playground as pg
 from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
-from tui_denoiser.core.evaluation import psnr
+from tui_denoiser.core.quality.denoising import psnr
 from tui_denoiser.core.imaging import to_uint8
 from tui_denoiser.core.inference import LoadedModel, prepare_for_inference
 from tui_denoiser.core.model import ConditionalDenoiser

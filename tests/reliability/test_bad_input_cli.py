@@ -110,7 +110,7 @@ def test_chmod_000_run_folder_as_another_user(tmp_path):
     os.mkdir(run)
     os.chmod(run, 0o000)
     try:
-        code = ("import sys; from tui_denoiser.core.run_folder import run_folder_problem; "
+        code = ("import sys; from tui_denoiser.core.runs.folder import run_folder_problem; "
                 f"print(run_folder_problem({run!r}))")
         try:
             proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,

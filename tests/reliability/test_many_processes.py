@@ -87,7 +87,7 @@ def test_two_processes_match_one_and_resume_at_another_count(tmp_path, tiny_data
     assert images.shape == (3, 1, 28, 28) and torch.isfinite(images).all()
 
     # rank 0 alone wrote the metrics, and watch reads them as a one-process run's
-    from tui_denoiser.core.run_watch import RunWatcher
+    from tui_denoiser.core.runs.watch import RunWatcher
 
     kinds = [e.kind for e in RunWatcher(one).read_new()]
     assert kinds.count("started") == 2  # one per invocation, not one per rank

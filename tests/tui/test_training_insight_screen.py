@@ -12,7 +12,7 @@ import pytest
 from textual.widgets import TabbedContent
 from tui_helpers import asynctest, type_into, wait_for
 
-from tui_denoiser.core.run_folder import METRICS_FILE
+from tui_denoiser.core.runs.folder import METRICS_FILE
 from tui_denoiser.tui.app import DenoiserApp
 from tui_denoiser.tui.screens.compare_prompt import ComparePrompt
 from tui_denoiser.tui.screens.training_insight import GpuRead
@@ -160,7 +160,7 @@ async def test_compared_runs_that_cannot_be_read_or_are_of_another_dataset_are_o
 
 @asynctest
 async def test_gpu_panel_is_absent_without_a_gpu_and_shows_a_reading(runs):
-    from tui_denoiser.core.gpu_stats import GpuReading, format_gpu
+    from tui_denoiser.core.runs.gpu_stats import GpuReading, format_gpu
 
     app = _watching(runs)
     async with app.run_test(size=(80, 24)) as pilot:

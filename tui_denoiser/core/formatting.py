@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tui_denoiser.core.events import QualityEval
+    from tui_denoiser.core.runs.events import QualityEval
 
 
 def format_duration(seconds: float | None) -> str:

@@ -328,7 +328,7 @@ def morph_seeds(loaded: Any, digit: int, seed: int, to_seed: int, count: int, *,
 @lru_cache(maxsize=1)
 def shipped_classifier() -> Any:
     """The shipped MNIST classifier (the evaluation's judge), loaded once."""
-    from tui_denoiser.core.classifier import load_classifier
+    from tui_denoiser.core.quality.classifier import load_classifier
     from tui_denoiser.core.paths import CLASSIFIER_PATH, require_shipped
 
     return load_classifier(require_shipped(CLASSIFIER_PATH))

@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.message import Message
 
-from tui_denoiser.core.events import StepUpdate, TrainEvent
+from tui_denoiser.core.runs.events import StepUpdate, TrainEvent
 
 
 @dataclass

@@ -306,7 +306,7 @@ class PlaygroundScreen(Screen):
         if not self.frames or self.request is None or self.running:
             self._status("nothing to export yet" if not self.running else "wait for the run to finish", error=True)
             return
-        from tui_denoiser.core.export import default_export_dir
+        from tui_denoiser.core.trajectory_export import default_export_dir
 
         folder = self.export_dir or default_export_dir()
         request = self.request
@@ -316,18 +316,14 @@ class PlaygroundScreen(Screen):
 
     @work(thread=True, exclusive=True, group="pg-export", exit_on_error=False)
     def _export(self, frames: list[Any], folder: Path, stem: str) -> None:
-        try:
-            from tui_denoiser.core.export import STRIP_SCALE
-            from tui_denoiser.core.imaging import save_gif, step_strip
+        from tui_denoiser.core.trajectory_export import write_trajectory
 
-            folder.mkdir(parents=True, exist_ok=True)
-            png, gif = folder / f"{stem}-strip.png", folder / f"{stem}.gif"
-            step_strip(frames, scale=STRIP_SCALE).save(png)
-            save_gif(frames, gif)
+        try:
+            paths = write_trajectory(frames, folder, stem)
         except OSError as err:
             self.post_message(PlayExported([], f"cannot write to {folder}: {err.strerror or err}"))
             return
-        self.post_message(PlayExported([str(png), str(gif)]))
+        self.post_message(PlayExported([str(p) for p in paths]))
 
     def on_play_exported(self, message: PlayExported) -> None:
         if message.error:

@@ -238,7 +238,7 @@ class SamplingScreen(Screen):
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
     def _export(self, frames: list[Any], request: SampleRequest) -> None:
-        from tui_denoiser.core.export import default_export_dir, export_trajectory
+        from tui_denoiser.core.trajectory_export import default_export_dir, export_trajectory
 
         folder = self.export_dir or default_export_dir()
         try:

@@ -20,7 +20,7 @@ from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_denoiser.core.errors import UserError
-from tui_denoiser.core.events import Failed, Finished, RunStarted, TrainEvent
+from tui_denoiser.core.runs.events import Failed, Finished, RunStarted, TrainEvent
 from tui_denoiser.tui.components.run_buttons import BUSY_STATES, RunButtons, key_allowed
 from tui_denoiser.tui.components.train_tabs import train_tabs
 from tui_denoiser.tui.messages import TrainerCrashed, TrainingEventMessage, TrainingStepMessage, training_message
@@ -98,7 +98,7 @@ class TrainingScreen(InsightScreen):
     def attach(self, run_dir: str | Path) -> bool:
         """Follow a run folder's ``metrics.jsonl`` (another process's run, live or finished): the
         charts, LR and preview show it as if this app had started it. False (and one line) if not."""
-        from tui_denoiser.core.run_folder import run_folder_problem
+        from tui_denoiser.core.runs.folder import run_folder_problem
 
         run_dir = Path(run_dir).expanduser()
         if self.is_training and self.state != "watching":
@@ -122,7 +122,7 @@ class TrainingScreen(InsightScreen):
     def action_watch_folder(self) -> None:
         """Ask for a run folder and follow it (read only)."""
         from tui_denoiser.core.paths import default_runs_root
-        from tui_denoiser.core.run_folder import latest_run_dir
+        from tui_denoiser.core.runs.folder import latest_run_dir
         from tui_denoiser.tui.screens.watch_prompt import WatchPrompt
 
         latest = latest_run_dir(self.runs_root or default_runs_root())  # suggested in the prompt
@@ -300,7 +300,7 @@ class TrainingScreen(InsightScreen):
     def _watch_run(self, run_dir: Path) -> None:
         """Follows another process's run folder (core ``RunWatcher``) until this worker is cancelled,
         posting its events as if they were ours (not coalesced: a replayed backlog keeps every point)."""
-        from tui_denoiser.core.run_watch import RunWatcher
+        from tui_denoiser.core.runs.watch import RunWatcher
 
         def report(event: TrainEvent) -> None:
             self.post_message(TrainingEventMessage(event, WATCH_TOKEN))

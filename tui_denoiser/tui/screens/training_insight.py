@@ -87,7 +87,7 @@ class InsightScreen(Screen):
         """Pick earlier runs to overlay: the runs folder's, and the folders beside a watched run (the run
         on show is left out)."""
         from tui_denoiser.core.paths import default_runs_root
-        from tui_denoiser.core.run_compare import list_runs
+        from tui_denoiser.core.runs.compare import list_runs
         from tui_denoiser.tui.screens.compare_prompt import ComparePrompt
 
         root = Path(self.runs_root or default_runs_root()).expanduser()
@@ -113,7 +113,7 @@ class InsightScreen(Screen):
     def _load_compared(self, folders: list[str], dataset: str | None) -> None:
         """Reads each folder's metrics.jsonl (a large file takes a moment) and posts the curves."""
         from tui_denoiser.core.errors import UserError
-        from tui_denoiser.core.run_compare import compare_problem, read_run_curves
+        from tui_denoiser.core.runs.compare import compare_problem, read_run_curves
 
         curves, problems = [], []
         for folder in folders:
@@ -159,7 +159,7 @@ class InsightScreen(Screen):
     def _poll_gpu(self) -> None:
         """Reads the GPU every ``GPU_POLL_S`` until cancelled (NVML calls take a millisecond or so, but
         never on the event loop)."""
-        from tui_denoiser.core.gpu_stats import format_gpu, read_gpu
+        from tui_denoiser.core.runs.gpu_stats import format_gpu, read_gpu
 
         cancelled = get_current_worker().cancelled_event
         while not cancelled.is_set():

@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from tui_denoiser.core.formatting import quality_line
 
-from tui_denoiser.core.events import (
+from tui_denoiser.core.runs.events import (
     CheckpointSaved,
     EpochEnd,
     Failed,
@@ -24,7 +24,7 @@ from tui_denoiser.core.events import (
     RunStarted,
     StepUpdate,
     TrainEvent,
-    Warning_,
+    WarningEvent,
 )
 from tui_denoiser.tui.widgets.event_log import EventLog
 from tui_denoiser.tui.widgets.loss_chart import LossChart
@@ -119,7 +119,7 @@ class RunDashboard:
             self.screen.query_one(SigmaChart).add(event.epoch, event.sigma, event.loss, event.partial)
         elif isinstance(event, CheckpointSaved):
             log.add(f"checkpoint saved ({event.reason}, epoch {event.epoch}): {event.path}", "good")
-        elif isinstance(event, Warning_):
+        elif isinstance(event, WarningEvent):
             log.add(f"! {event.message}", "warn")
             self.screen.notify(event.message, severity="warning")
         elif isinstance(event, Finished):

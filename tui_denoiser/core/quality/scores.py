@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
-from tui_denoiser.core import artefacts
 from tui_denoiser.core.data import to_model_range
+from tui_denoiser.core.quality import artefacts
+from tui_denoiser.core.quality.stats import frechet_distance, reference_indices, within_class_spread
 
 
 @dataclass
@@ -73,32 +74,31 @@ class QualityScores:
                    reference_count=data.get("reference_count", 0))
 
 
-def reference_indices(test_labels: torch.Tensor, train_labels: torch.Tensor | None, train_count: int,
-                      per_digit: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(test indices, training indices): ``per_digit`` real digits of each class on each side (the
-    training side class-balanced only when its labels are known), cut to the same count."""
-    from tui_denoiser.core.evaluation import balanced_indices
+@dataclass
+class JudgeReading:
+    """One judge's score and the two within-digit spreads its diversity divides (``eval`` reports them)."""
 
-    ref_idx = balanced_indices(test_labels.cpu(), per_digit, seed=seed)
-    if train_labels is not None:
-        floor_idx = balanced_indices(train_labels.cpu(), per_digit, seed=seed + 1)
-    else:
-        gen = torch.Generator().manual_seed(seed + 1)
-        floor_idx = torch.randperm(train_count, generator=gen)[:ref_idx.shape[0]]
-    count = min(ref_idx.shape[0], floor_idx.shape[0])
-    return ref_idx[:count], floor_idx[:count]
+    score: JudgeScore
+    spread_samples: float
+    spread_real: float
 
 
-def score_judge(judge, samples: torch.Tensor, labels: torch.Tensor, reference: torch.Tensor,
-                reference_labels: torch.Tensor, floor_images: torch.Tensor, batch_size: int = 500) -> JudgeScore:
-    """One judge on uint8 ``samples``; ``reference`` (test) and ``floor_images`` (training) are uint8."""
-    from tui_denoiser.core.evaluation import frechet_distance, within_class_spread
-
+def read_judge(judge, samples: torch.Tensor, labels: torch.Tensor, reference: torch.Tensor,
+               reference_labels: torch.Tensor, floor_images: torch.Tensor, batch_size: int = 500,
+               progress: Callable[[int, int], None] | None = None) -> JudgeReading:
+    """One judge on uint8 ``samples``; ``reference`` (test) and ``floor_images`` (training) are uint8.
+    ``progress(done, total)`` counts the images read so far, over all three sets."""
     labels = torch.as_tensor(labels).cpu()
     reference_labels = torch.as_tensor(reference_labels).cpu()
-    s_feats, s_pred = judge.outputs(to_model_range(samples.cpu()), batch_size)
-    r_feats, r_pred = judge.outputs(to_model_range(reference.cpu()), batch_size)
-    f_feats, _ = judge.outputs(to_model_range(floor_images.cpu()), batch_size)
+    total = samples.shape[0] + reference.shape[0] + floor_images.shape[0]
+
+    def outputs(images: torch.Tensor, offset: int):
+        tick = None if progress is None else (lambda done, _n: progress(offset + done, total))
+        return judge.outputs(to_model_range(images.cpu()), batch_size, tick)
+
+    s_feats, s_pred = outputs(samples, 0)
+    r_feats, r_pred = outputs(reference, samples.shape[0])
+    f_feats, _ = outputs(floor_images, samples.shape[0] + reference.shape[0])
     accuracy = per_digit = real_acc = None
     if s_pred is not None:
         correct = s_pred == labels
@@ -106,11 +106,19 @@ def score_judge(judge, samples: torch.Tensor, labels: torch.Tensor, reference: t
         per_digit = [float(correct[labels == d].float().mean()) if bool((labels == d).any()) else 0.0
                      for d in range(10)]
         real_acc = float((r_pred == reference_labels).float().mean())
+    spread_samples = within_class_spread(s_feats, labels)
     spread_real = within_class_spread(r_feats, reference_labels)
-    diversity = within_class_spread(s_feats, labels) / spread_real if spread_real > 0 else 0.0
-    return JudgeScore(judge.name, bool(judge.held_out), accuracy, per_digit, frechet_distance(s_feats, r_feats),
-                      frechet_distance(f_feats, r_feats), float(diversity), real_accuracy=real_acc,
-                      stored_floor=getattr(judge, "stored_floor", None))
+    diversity = spread_samples / spread_real if spread_real > 0 else 0.0
+    score = JudgeScore(judge.name, bool(judge.held_out), accuracy, per_digit, frechet_distance(s_feats, r_feats),
+                       frechet_distance(f_feats, r_feats), float(diversity), real_accuracy=real_acc,
+                       stored_floor=getattr(judge, "stored_floor", None))
+    return JudgeReading(score, float(spread_samples), float(spread_real))
+
+
+def score_judge(judge, samples: torch.Tensor, labels: torch.Tensor, reference: torch.Tensor,
+                reference_labels: torch.Tensor, floor_images: torch.Tensor, batch_size: int = 500) -> JudgeScore:
+    """One judge on uint8 ``samples`` (see :func:`read_judge`)."""
+    return read_judge(judge, samples, labels, reference, reference_labels, floor_images, batch_size).score
 
 
 def score_samples(samples: torch.Tensor, labels: torch.Tensor, judges: Sequence, test_images: torch.Tensor,

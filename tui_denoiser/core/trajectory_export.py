@@ -1,7 +1,9 @@
-"""Exporting one sampled trajectory: how its files are named and writing them (PNG strip + GIF).
+"""Exporting one sampled trajectory as images: how its files are named and writing them (PNG strip + GIF).
 
-The app's ``e`` key calls :func:`export_trajectory` from a worker; the names say what was sampled, so
-two exports of different requests never overwrite each other.
+Not the ``export`` command (that one slims a checkpoint: ``checkpoint.export_for_inference``). The
+sampling and playground screens' ``e`` key call :func:`export_trajectory` and :func:`write_trajectory`
+from a worker; the names say what was sampled, so two exports of different requests never overwrite
+each other.
 """
 
 from __future__ import annotations
@@ -31,10 +33,17 @@ def export_trajectory(frames: Sequence[np.ndarray], folder: str | Path | None, *
     """Write the first sample's steps as a PNG strip and the batch's animation as a GIF; return their
     paths. ``frames[k]`` is uint8 (B, 28, 28) at step k (K + 1 frames). Raises OSError when the folder
     cannot be written."""
+    stem = export_stem(digit=digit, seed=seed, sampler=sampler, steps=len(frames) - 1)
+    return write_trajectory(frames, folder, stem)
+
+
+def write_trajectory(frames: Sequence[np.ndarray], folder: str | Path | None, stem: str) -> list[Path]:
+    """Write ``frames`` as ``{stem}-strip.png`` (the first image's steps) and ``{stem}.gif`` (the batch's
+    animation) in ``folder`` (default: :func:`default_export_dir`); return their paths. Raises OSError
+    when the folder cannot be written."""
     from tui_denoiser.core.imaging import save_gif, step_strip
 
     folder = Path(folder) if folder is not None else default_export_dir()
-    stem = export_stem(digit=digit, seed=seed, sampler=sampler, steps=len(frames) - 1)
     folder.mkdir(parents=True, exist_ok=True)
     png, gif = folder / f"{stem}-strip.png", folder / f"{stem}.gif"
     step_strip(frames, scale=STRIP_SCALE).save(png)

@@ -81,7 +81,7 @@ class LossBySigma(TrainEvent):
     """The training loss of one epoch binned by noise level: where along sigma the model is learning.
 
     Written at every epoch end, and at the end of a run that stops inside an epoch (``partial``).
-    The bins are fixed for a run (see ``core/training_insight.py``), so epochs compare bin by bin.
+    The bins are fixed for a run (see ``core/training/sigma_bins.py``), so epochs compare bin by bin.
     """
 
     kind = "loss_by_sigma"
@@ -127,7 +127,7 @@ class CheckpointSaved(TrainEvent):
 
 
 @dataclass
-class Warning_(TrainEvent):
+class WarningEvent(TrainEvent):
     kind = "warning"
     message: str
 
@@ -161,7 +161,7 @@ class Failed(TrainEvent):
 
 EVENT_TYPES: dict[str, type[TrainEvent]] = {
     cls.kind: cls for cls in (RunStarted, StepUpdate, EpochEnd, LossBySigma, QualityEval, CheckpointSaved,
-                          Warning_, Finished, Failed)
+                          WarningEvent, Finished, Failed)
 }
 
 

@@ -1,6 +1,6 @@
 """Independent judges of sample quality: feature spaces that the sampler defaults were never tuned on.
 
-The shipped classifier (:mod:`tui_denoiser.core.classifier`) tuned the defaults, so its Frechet
+The shipped classifier (:mod:`tui_denoiser.core.quality.classifier`) tuned the defaults, so its Frechet
 distance grades its own homework. The judges here are of other kinds, trained separately:
 
 - ``mlp`` (:class:`MlpJudge`): a classifier with no convolutions (784 -> 800 -> 256 -> 10, LayerNorm,
@@ -17,11 +17,10 @@ tuned on the shipped classifier and confirmed on these.
 
 Each file holds its real-data Frechet floor (training digits against the test digits, 1,000 per
 digit each), measured when it was built; ``eval`` also measures the floor at its own sample count.
-Files are written with :func:`checkpoint.atomic_save` and read with :func:`checkpoint.safe_load`
-(``weights_only``). Rebuild the shipped ones with::
+Files are the shape :mod:`~tui_denoiser.core.quality.nets` gives both networks. Rebuild the shipped ones with::
 
-    python -m tui_denoiser.core.judges --kind mlp --data-dir DIR --out tui_denoiser/assets/judge-mlp.pt
-    python -m tui_denoiser.core.judges --kind autoencoder --data-dir DIR --out tui_denoiser/assets/judge-autoencoder.pt
+    python -m tui_denoiser.core.quality.judges --kind mlp --data-dir DIR --out tui_denoiser/assets/judge-mlp.pt
+    python -m tui_denoiser.core.quality.judges --kind autoencoder --data-dir DIR --out tui_denoiser/assets/judge-autoencoder.pt
 """
 
 from __future__ import annotations
@@ -36,8 +35,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from tui_denoiser.core.errors import CheckpointError, ConfigError, TrainingError
+from tui_denoiser.core.errors import CheckpointError, ConfigError
+from tui_denoiser.core.quality import nets
+from tui_denoiser.core.quality.stats import frechet_distance, reference_indices
 
+MODULE = "tui_denoiser.core.quality.judges"
 FORMAT = "denoiser-tui-judge"
 VERSION = 1
 KINDS = ("mlp", "autoencoder")
@@ -122,17 +124,22 @@ class Judge:
         return bool(getattr(self.net, "has_labels", True))
 
     @torch.no_grad()
-    def outputs(self, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(features float64 (N, D), predicted labels (N,) or None) on the CPU for [-1, 1] float images."""
+    def outputs(self, images: torch.Tensor, batch_size: int = 500,
+                progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(features float64 (N, D), predicted labels (N,) or None) on the CPU for [-1, 1] float images;
+        ``progress(done, total)`` after each batch."""
         self.net.eval()
         device = next(self.net.parameters()).device
         feats, preds = [], []
-        for i in range(0, images.shape[0], batch_size):
+        n = images.shape[0]
+        for i in range(0, n, batch_size):
             x = images[i:i + batch_size].to(device, torch.float32)
             f = self.net.features(x)
             feats.append(f.to("cpu", torch.float64))
             if self.reads_digits:
                 preds.append(self.net.fc(f).argmax(1).cpu())
+            if progress is not None:
+                progress(min(i + batch_size, n), n)
         if not feats:
             return torch.zeros(0, self.net.feature_dim, dtype=torch.float64), None
         return torch.cat(feats), (torch.cat(preds) if self.reads_digits else None)
@@ -148,44 +155,26 @@ def classifier_judge(classifier) -> Judge:
 
 def save_judge(path: str | Path, kind: str, net: nn.Module, *, test_accuracy: float | None,
                frechet_floor: float | None, extra: dict[str, Any] | None = None) -> Path:
-    from tui_denoiser.core.checkpoint import atomic_save
-
-    payload = {"format": FORMAT, "version": VERSION, "kind": kind, "config": dict(net.config),
-               "weights": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
-               "test_accuracy": None if test_accuracy is None else float(test_accuracy),
-               "frechet_floor": None if frechet_floor is None else float(frechet_floor),
-               "floor_per_digit": FLOOR_PER_DIGIT, **(extra or {})}
-    return atomic_save(path, payload)
+    return nets.save_net(path, FORMAT, VERSION, net, kind=kind,
+                         test_accuracy=None if test_accuracy is None else float(test_accuracy),
+                         frechet_floor=None if frechet_floor is None else float(frechet_floor),
+                         floor_per_digit=FLOOR_PER_DIGIT, **(extra or {}))
 
 
 def load_judge(path: str | Path, device: str | torch.device = "cpu") -> Judge:
     """The judge in ``path``, in eval mode; anything wrong with the file is one :class:`CheckpointError`."""
-    from tui_denoiser.core.checkpoint import safe_load
-
     path = Path(path).expanduser()
-    if not path.exists():
-        raise CheckpointError(f"judge not found: {path} (rebuild it with python -m tui_denoiser.core.judges)")
-    payload = safe_load(path, what="judge file")
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a denoiser-tui judge")
-    version = payload.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= VERSION:
-        raise CheckpointError(f"{path} has an unsupported judge format version {version!r}")
+    payload = nets.read_net_file(path, FORMAT, VERSION, "judge", MODULE)
     kind = payload.get("kind")
     if kind not in _ARCHS:
         raise CheckpointError(f"{path} names an unknown judge kind {kind!r}")
     try:
         net = _ARCHS[kind](payload.get("config"))
-        net.load_state_dict(payload["weights"])
-    except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as exc:
+    except (TypeError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: its weights do not fit its judge config") from exc
-
-    def number(key: str) -> float | None:
-        v = payload.get(key)
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-    return Judge(kind, net.to(device).eval(), held_out=kind in HELD_OUT, test_accuracy=number("test_accuracy"),
-                 stored_floor=number("frechet_floor"))
+    nets.load_weights(net, payload, path, "judge")
+    return Judge(kind, net.to(device).eval(), held_out=kind in HELD_OUT,
+                 test_accuracy=nets.number(payload, "test_accuracy"), stored_floor=nets.number(payload, "frechet_floor"))
 
 
 def shipped_judges(classifier, device: str | torch.device = "cpu") -> list[Judge]:
@@ -217,12 +206,10 @@ def real_floor(judge: Judge, train_x: torch.Tensor, train_y: torch.Tensor, test_
                test_y: torch.Tensor, per_digit: int = FLOOR_PER_DIGIT, seed: int = 0) -> float:
     """Frechet distance between ``per_digit`` real training and test digits of each class in ``judge``."""
     from tui_denoiser.core.data import to_model_range
-    from tui_denoiser.core.evaluation import balanced_indices, frechet_distance
 
-    a = balanced_indices(train_y, per_digit, seed=seed + 1)
-    b = balanced_indices(test_y, per_digit, seed=seed)
-    fa, _ = judge.outputs(to_model_range(train_x[a]))
-    fb, _ = judge.outputs(to_model_range(test_x[b]))
+    test_idx, train_idx = reference_indices(test_y, train_y, int(train_x.shape[0]), per_digit, seed)
+    fa, _ = judge.outputs(to_model_range(train_x[train_idx]))
+    fb, _ = judge.outputs(to_model_range(test_x[test_idx]))
     return frechet_distance(fa, fb)
 
 
@@ -250,26 +237,16 @@ def train_judge(kind: str, data_dir: str | Path, out_path: str | Path | None, *,
     steps_per_epoch = math.ceil(n / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps_per_epoch, pct_start=0.15)
     t0 = time.perf_counter()
-    for epoch in range(epochs):
-        net.train()
-        perm = torch.randperm(n, generator=gen)
-        total = 0.0
-        for step in range(steps_per_epoch):
-            idx = perm[step * batch_size:(step + 1) * batch_size]
-            x = to_model_range(fit_x[idx])
-            if kind == "mlp":
-                loss = F.cross_entropy(net(_jitter(x, gen)), fit_y[idx].long(), label_smoothing=0.1)
-            else:
-                loss = F.mse_loss(net(x), x)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach())
-            if not math.isfinite(total):
-                raise TrainingError(f"judge loss became non-finite at epoch {epoch + 1}")
-        say(f"epoch {epoch + 1}/{epochs}  loss {total / steps_per_epoch:.4f}  ({time.perf_counter() - t0:.0f} s)")
-    net.eval()
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        x = to_model_range(fit_x[idx])
+        if kind == "mlp":
+            return F.cross_entropy(net(_jitter(x, gen)), fit_y[idx].long(), label_smoothing=0.1)
+        return F.mse_loss(net(x), x)
+
+    nets.fit(net, opt, sched, count=n, batch_size=batch_size, epochs=epochs, generator=gen, batch_loss=batch_loss,
+             what="judge", on_epoch=lambda epoch, loss: say(
+                 f"epoch {epoch + 1}/{epochs}  loss {loss:.4f}  ({time.perf_counter() - t0:.0f} s)"))
     judge = Judge(kind, net, held_out=kind in HELD_OUT)
     test_acc = None
     if judge.reads_digits:
@@ -294,30 +271,20 @@ def train_judge(kind: str, data_dir: str | Path, out_path: str | Path | None, *,
 
 def _main(argv: list[str] | None = None) -> int:
     import argparse
-    import sys
 
-    from tui_denoiser.core.errors import UserError
-
-    parser = argparse.ArgumentParser(prog="python -m tui_denoiser.core.judges",
-                                     description="Train a held-out judge of sample quality.")
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description="Train a held-out judge of sample quality.")
     parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--data-dir", required=True, help="folder holding MNIST/raw/")
     parser.add_argument("--out", required=True)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    parser.add_argument("--no-download", action="store_true")
-    args = parser.parse_args(argv)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    try:
-        result = train_judge(args.kind, args.data_dir, args.out, epochs=args.epochs, seed=args.seed,
-                             download=not args.no_download, callback=lambda line: print(line, flush=True))
-    except (UserError, TrainingError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"saved {result['path']} ({result['elapsed_s']:.0f} s)", flush=True)
-    return 0
+
+    def train(args) -> dict[str, Any]:
+        return train_judge(args.kind, args.data_dir, args.out, epochs=args.epochs, seed=args.seed,
+                           download=not args.no_download, callback=lambda line: print(line, flush=True))
+
+    return nets.run_main(parser, train, lambda args, result: f"saved {result['path']} ({result['elapsed_s']:.0f} s)",
+                         argv)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui_denoiser.core.errors import UserError
-from tui_denoiser.core.run_folder import METRICS_FILE, run_folder_problem
+from tui_denoiser.core.runs.folder import METRICS_FILE, run_folder_problem
 
 
 @dataclass

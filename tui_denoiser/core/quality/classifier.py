@@ -1,4 +1,4 @@
-"""A small MNIST digit classifier: the judge for sample quality (see :mod:`tui_denoiser.core.evaluation`).
+"""A small MNIST digit classifier: the judge for sample quality (see :mod:`tui_denoiser.core.quality.evaluate`).
 
 It reads digits the way the denoiser writes them: float (B,1,28,28) in [-1, 1]
 (``data.to_model_range(uint8)``). ``features(x)`` returns its 128-d penultimate activations, which the
@@ -13,7 +13,7 @@ does not depend on digits sitting exactly where MNIST centres them.
 
 The shipped ``assets/mnist-classifier.pt`` is rebuilt with::
 
-    python -m tui_denoiser.core.classifier --data-dir DIR --out assets/mnist-classifier.pt --epochs 6 --seed 0
+    python -m tui_denoiser.core.quality.classifier --data-dir DIR --out assets/mnist-classifier.pt --epochs 6 --seed 0
 
 Its file format is its own (``"format": "denoiser-tui-classifier"``), written atomically and read with
 ``torch.load(weights_only=True)`` only; anything else is refused with one :class:`CheckpointError` line.
@@ -30,8 +30,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from tui_denoiser.core.errors import CheckpointError, ConfigError, TrainingError
+from tui_denoiser.core.errors import CheckpointError, ConfigError
+from tui_denoiser.core.quality import nets
 
+MODULE = "tui_denoiser.core.quality.classifier"
 FORMAT = "denoiser-tui-classifier"
 VERSION = 1
 DEFAULT_CONFIG: dict[str, Any] = {"num_classes": 10, "channels": [32, 64, 128], "feature_dim": 128, "dropout": 0.3}
@@ -132,40 +134,20 @@ def augment(x: torch.Tensor, generator: torch.Generator, *, max_shift: int = 2, 
     return x
 
 
-# -- checkpoint --------------------------------------------------------------------------------------
+# -- file -------------------------------------------------------------------------------------------
 
 def save_classifier(path: str | Path, model: MnistClassifier, *, test_accuracy: float | None = None,
                     extra: dict[str, Any] | None = None) -> Path:
     """Write the classifier atomically (the checkpoints' temp file, fsync, rename)."""
-    from tui_denoiser.core.checkpoint import atomic_save
-
-    payload = {"format": FORMAT, "version": VERSION, "config": dict(model.config),
-               "weights": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-               "test_accuracy": None if test_accuracy is None else float(test_accuracy),
-               **(extra or {})}
-    return atomic_save(path, payload)
+    return nets.save_net(path, FORMAT, VERSION, model,
+                         test_accuracy=None if test_accuracy is None else float(test_accuracy), **(extra or {}))
 
 
 def load_classifier_payload(path: str | Path) -> dict[str, Any]:
     """Read and check a classifier file; every way it can be wrong is one :class:`CheckpointError` line."""
-    from tui_denoiser.core.checkpoint import safe_load
-
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise CheckpointError(f"classifier not found: {path} (rebuild it with python -m tui_denoiser.core.classifier)")
-    payload = safe_load(path, what="classifier file")
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        hint = " (it is a denoiser checkpoint)" if isinstance(payload, dict) and payload.get("format") == \
-            "denoiser-tui-checkpoint" else ""
-        raise CheckpointError(f"{path} is not a denoiser-tui classifier{hint}")
-    version = payload.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise CheckpointError(f"{path} has an invalid classifier format version {version!r}")
-    if version > VERSION:
-        raise CheckpointError(f"{path} was written by a newer denoiser-tui (classifier format {version} > {VERSION})")
-    for key in ("config", "weights"):
-        if key not in payload:
-            raise CheckpointError(f"{path} is incomplete: it has no {key}")
+    payload = nets.read_net_file(path, FORMAT, VERSION, "classifier", MODULE)
+    if "config" not in payload:
+        raise CheckpointError(f"{Path(path).expanduser()} is incomplete: it has no config")
     return payload
 
 
@@ -177,12 +159,8 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Mni
         model = MnistClassifier(payload["config"])
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"{path} has an invalid classifier config: {exc}") from exc
-    try:
-        model.load_state_dict(payload["weights"])
-    except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
-        raise CheckpointError(f"{path}: its weights do not fit its classifier config") from exc
-    acc = payload.get("test_accuracy")
-    model.test_accuracy = float(acc) if isinstance(acc, (int, float)) and not isinstance(acc, bool) else None
+    nets.load_weights(model, payload, path, "classifier")
+    model.test_accuracy = nets.number(payload, "test_accuracy")
     return model.to(device).eval()
 
 
@@ -238,38 +216,31 @@ def train_classifier(data_dir: str | Path, out_path: str | Path | None, *, epoch
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch,
                                                     pct_start=0.2)
     t0 = time.perf_counter()
-    test_acc = 0.0
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(n, generator=gen).to(device)
-        loss_sum, loss_count = 0.0, 0
-        t_report = time.perf_counter()
-        for step in range(steps_per_epoch):
-            idx = perm[step * batch_size:(step + 1) * batch_size]
-            x = to_model_range(train_x[idx])
-            if augmentation:
-                x = augment(x, gen)
-            loss = F.cross_entropy(model(x), train_y[idx], label_smoothing=0.05)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            loss_sum += float(loss.detach())
-            loss_count += 1
-            if not math.isfinite(loss_sum):
-                raise TrainingError(f"classifier loss became non-finite at epoch {epoch + 1}; try a lower lr")
-            if callback is not None and time.perf_counter() - t_report >= 0.5:
-                t_report = time.perf_counter()
-                callback({"event": "step", "epoch": epoch, "step": step + 1, "steps_per_epoch": steps_per_epoch,
-                          "loss": loss_sum / loss_count, "elapsed_s": t_report - t0})
-        test_acc = accuracy(model, test_x, test_y)
+    state = {"test_accuracy": 0.0, "t_report": t0}
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        x = to_model_range(train_x[idx])
+        if augmentation:
+            x = augment(x, gen)
+        return F.cross_entropy(model(x), train_y[idx], label_smoothing=0.05)
+
+    def on_step(epoch: int, step: int, steps: int, loss: float) -> None:
+        if callback is not None and time.perf_counter() - state["t_report"] >= 0.5:
+            state["t_report"] = time.perf_counter()
+            callback({"event": "step", "epoch": epoch, "step": step, "steps_per_epoch": steps, "loss": loss,
+                      "elapsed_s": state["t_report"] - t0})
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        state["test_accuracy"] = accuracy(model, test_x, test_y)
         if callback is not None:
-            callback({"event": "epoch", "epoch": epoch + 1, "epochs": epochs, "train_loss": loss_sum / max(loss_count, 1),
-                      "test_accuracy": test_acc, "elapsed_s": time.perf_counter() - t0})
-    model.eval()
-    elapsed = time.perf_counter() - t0
-    result: dict[str, Any] = {"test_accuracy": test_acc, "epochs": epochs, "seed": seed, "elapsed_s": elapsed,
-                              "path": None}
+            callback({"event": "epoch", "epoch": epoch + 1, "epochs": epochs, "train_loss": loss,
+                      "test_accuracy": state["test_accuracy"], "elapsed_s": time.perf_counter() - t0})
+
+    nets.fit(model, optimizer, scheduler, count=n, batch_size=batch_size, epochs=epochs, generator=gen,
+             batch_loss=batch_loss, what="classifier", device=device, on_step=on_step, on_epoch=on_epoch)
+    test_acc = state["test_accuracy"]
+    result: dict[str, Any] = {"test_accuracy": test_acc, "epochs": epochs, "seed": seed,
+                              "elapsed_s": time.perf_counter() - t0, "path": None}
     if out_path is not None:
         save_classifier(out_path, model.cpu(), test_accuracy=test_acc,
                         extra={"train": {"epochs": epochs, "seed": seed, "batch_size": batch_size, "lr": lr,
@@ -280,37 +251,27 @@ def train_classifier(data_dir: str | Path, out_path: str | Path | None, *, epoch
 
 def _main(argv: list[str] | None = None) -> int:
     import argparse
-    import sys
 
-    from tui_denoiser.core.errors import UserError
-
-    parser = argparse.ArgumentParser(prog="python -m tui_denoiser.core.classifier",
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}",
                                      description="Train the MNIST classifier that judges sample quality.")
     parser.add_argument("--data-dir", required=True, help="folder holding MNIST/raw/ (the IDX .gz files)")
     parser.add_argument("--out", required=True, help="where to write the classifier (.pt)")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    parser.add_argument("--no-download", action="store_true", help="never fetch MNIST; fail if it is missing")
-    args = parser.parse_args(argv)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
 
     def report(event: dict[str, Any]) -> None:
         if event["event"] == "epoch":
             print(f"epoch {event['epoch']}/{event['epochs']}  train loss {event['train_loss']:.4f}  "
                   f"test accuracy {100 * event['test_accuracy']:.2f}%  ({event['elapsed_s']:.0f} s)", flush=True)
 
-    try:
-        result = train_classifier(args.data_dir, args.out, epochs=args.epochs, seed=args.seed, device=args.device,
-                                  callback=report, download=not args.no_download)
-    except (UserError, TrainingError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"saved {result['path']}: test accuracy {100 * result['test_accuracy']:.2f}% "
-          f"after {args.epochs} epochs, seed {args.seed}, {result['elapsed_s']:.0f} s", flush=True)
-    return 0
+    def train(args) -> dict[str, Any]:
+        return train_classifier(args.data_dir, args.out, epochs=args.epochs, seed=args.seed, device=args.device,
+                                callback=report, download=not args.no_download)
+
+    return nets.run_main(parser, train, lambda args, result: (
+        f"saved {result['path']}: test accuracy {100 * result['test_accuracy']:.2f}% "
+        f"after {args.epochs} epochs, seed {args.seed}, {result['elapsed_s']:.0f} s"), argv)
 
 
 if __name__ == "__main__":

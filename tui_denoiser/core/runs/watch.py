@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from tui_denoiser.core.events import TrainEvent, Warning_, event_from_json
-from tui_denoiser.core.run_folder import METRICS_FILE
+from tui_denoiser.core.runs.events import TrainEvent, WarningEvent, event_from_json
+from tui_denoiser.core.runs.folder import METRICS_FILE
 
 POLL_S = 0.5  # how often a followed file is read again
 
@@ -24,7 +24,7 @@ class RunWatcher:
 
     It keeps following after a Finished or Failed event (a run stopped by a signal may be resumed and
     append again); half-written or foreign lines are skipped; a file replaced by a shorter one is read
-    from its start; a file that becomes unreadable is reported once as a ``Warning_`` event."""
+    from its start; a file that becomes unreadable is reported once as a ``WarningEvent`` event."""
 
     def __init__(self, run_dir: str | Path, *, poll_s: float = POLL_S) -> None:
         self.path = Path(run_dir) / METRICS_FILE
@@ -52,7 +52,7 @@ class RunWatcher:
             problem = f"cannot read {self.path} ({exc.strerror or exc})"
             if problem != self._reported:
                 self._reported = problem
-                events.append(Warning_(problem))
+                events.append(WarningEvent(problem))
         self._pending += chunk
         *lines, self._pending = self._pending.split(b"\n")
         for line in lines:
