@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tui_denoiser.core.config import ModelConfig
-from tui_denoiser.core.model import ConditionalDenoiser, build_model, count_parameters
+from tui_denoiser.core.model import ConditionalDenoiser, count_parameters
 
 TINY = ModelConfig(channels=(8, 16, 16))
 TINY_EDM = ModelConfig(channels=(8, 16, 16), norm="group", skip_connections=True, res_blocks=1,
@@ -70,7 +70,7 @@ def test_edm_carries_the_input_through_at_tiny_sigma():
 
 
 def test_build_model_and_parameter_count():
-    small, default = build_model(TINY), build_model(ModelConfig())
+    small, default = ConditionalDenoiser(TINY), ConditionalDenoiser(ModelConfig())
     assert isinstance(small, ConditionalDenoiser)
     assert 0 < count_parameters(small) < count_parameters(default)
     # The same config gives the same state-dict layout (what checkpoints rely on).

@@ -36,7 +36,8 @@ def _norm(kind: str, channels: int) -> nn.Module:
 
 
 class FiLMBlock(nn.Module):
-    """(Transposed) conv -> norm -> FiLM from the conditioning vector -> ReLU."""
+    """(Transposed) conv -> norm -> FiLM from the conditioning vector -> ReLU (no FiLM when
+    ``cond_dim`` is 0: the plain block of the "planes" conditioning)."""
 
     def __init__(self, cin: int, cout: int, cond_dim: int, norm: str, *, kernel: int = 3, stride: int = 1,
                  transposed: bool = False):
@@ -47,10 +48,12 @@ class FiLMBlock(nn.Module):
         else:
             self.conv = nn.Conv2d(cin, cout, kernel, stride, padding)
         self.norm = _norm(norm, cout)
-        self.film = nn.Linear(cond_dim, 2 * cout)
+        self.film = nn.Linear(cond_dim, 2 * cout) if cond_dim else None
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         h = self.norm(self.conv(x))
+        if self.film is None:
+            return F.relu(h)
         scale, shift = self.film(cond)[:, :, None, None].chunk(2, dim=1)
         return F.relu(h * (1 + scale) + shift)
 
@@ -63,7 +66,7 @@ class ResBlock(nn.Module):
         self.a = FiLMBlock(channels, channels, cond_dim, norm)
         self.b = FiLMBlock(channels, channels, cond_dim, norm)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         return x + self.b(self.a(x, cond), cond)
 
 
@@ -75,7 +78,7 @@ class _Stage(nn.Module):
         self.first = first
         self.res = nn.ModuleList(ResBlock(channels, cond_dim, norm) for _ in range(res_blocks))
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         x = self.first(x, cond)
         for block in self.res:
             x = block(x, cond)
@@ -92,14 +95,19 @@ class ConditionalDenoiser(nn.Module):
         self.config = config
         c1, c2, c3 = config.channels
         e, n, r = config.embed_dim, config.norm, config.res_blocks
-        cond_dim = 2 * e
+        planes = config.conditioning == "planes"
+        cond_dim = 0 if planes else 2 * e
         # One extra row: the "null" label used for classifier-free guidance.
         self.label_embedding = nn.Embedding(config.num_classes + 1, e)
-        self.cond_mlp = nn.Sequential(nn.Linear(e + NOISE_FEATURES, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
+        if planes:  # the label as a learned 28x28 input plane; the level as a constant plane beside it
+            self.label_plane = nn.Linear(e, 28 * 28)
+        else:
+            self.cond_mlp = nn.Sequential(nn.Linear(e + NOISE_FEATURES, cond_dim), nn.SiLU(),
+                                          nn.Linear(cond_dim, cond_dim))
         self.register_buffer("noise_freqs", torch.exp(torch.linspace(0.0, math.log(64.0), NOISE_FEATURES // 2)),
                              persistent=False)
         # Residual blocks sit at 14x14 and 7x7 only: capacity where it is cheap, so CPU sampling stays fast.
-        self.enc1 = _Stage(FiLMBlock(1, c1, cond_dim, n), c1, cond_dim, n, 0)
+        self.enc1 = _Stage(FiLMBlock(3 if planes else 1, c1, cond_dim, n), c1, cond_dim, n, 0)
         self.enc2 = _Stage(FiLMBlock(c1, c2, cond_dim, n, kernel=4, stride=2), c2, cond_dim, n, r)
         self.enc3 = _Stage(FiLMBlock(c2, c3, cond_dim, n, kernel=4, stride=2), c3, cond_dim, n, r)
         skip = config.skip_connections
@@ -126,8 +134,13 @@ class ConditionalDenoiser(nn.Module):
 
     def network(self, x: torch.Tensor, c_noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The raw network F: conv encoder/decoder conditioned on the label and ``c_noise``."""
-        cond = torch.cat([self.embed_labels(labels), self._noise_features(c_noise).to(x.dtype)], dim=1)
-        cond = self.cond_mlp(cond)
+        if self.config.conditioning == "planes":
+            label_plane = self.label_plane(self.embed_labels(labels)).reshape(-1, 1, 28, 28).to(x.dtype)
+            level_plane = c_noise.to(x.dtype)[:, None, None, None].expand(-1, 1, 28, 28)
+            x, cond = torch.cat([x, label_plane, level_plane], dim=1), None
+        else:
+            cond = torch.cat([self.embed_labels(labels), self._noise_features(c_noise).to(x.dtype)], dim=1)
+            cond = self.cond_mlp(cond)
         h1 = self.enc1(x, cond)
         h2 = self.enc2(h1, cond)
         h = self.enc3(h2, cond)
@@ -159,10 +172,6 @@ class ConditionalDenoiser(nn.Module):
         c_noise = sigma.clamp_min(1e-8).log() / 4
         f = self.network((c_in * noisy).to(noisy.dtype), c_noise, labels)
         return c_skip * noisy + c_out * f.float()
-
-
-def build_model(config: ModelConfig) -> ConditionalDenoiser:
-    return ConditionalDenoiser(config)
 
 
 def count_parameters(model: nn.Module) -> int:

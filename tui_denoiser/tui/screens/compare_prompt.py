@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -46,8 +44,3 @@ class ComparePrompt(ModalScreen[list[str] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def run_label(path: Path, summary: str) -> str:
-    """A picker row: the folder name and a few words about the run."""
-    return f"{path.name:<22} {summary}"

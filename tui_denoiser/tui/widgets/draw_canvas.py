@@ -134,9 +134,6 @@ class DrawCanvas(Widget, can_focus=False):
         self.mask = np.asarray(mask, dtype=bool).reshape(28, 28).copy()
         self._changed(True)
 
-    def clear_mask(self) -> None:
-        self.set_mask(np.zeros((28, 28), dtype=bool))
-
     def _changed(self, done: bool) -> None:
         self.refresh()
         self.post_message(self.Changed(self, done))
