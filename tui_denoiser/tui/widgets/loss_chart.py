@@ -1,13 +1,14 @@
 """The live loss chart: smoothed per-step training loss and per-epoch train/validation loss.
 
 textual-plot has no log axis, so the log view plots log10(loss) and labels the ticks with the losses
-they stand for. Compared runs (``o``) add their validation loss per epoch in their own colours.
+they stand for. Compared runs (``o``) add their validation loss per epoch in their own colours, named by
+:func:`legend` (the quality and sigma charts import these shared parts from here).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -31,6 +32,19 @@ class Plot(PlotWidget, can_focus=False):
     margin_top = reactive(0)
     margin_bottom = reactive(1)  # the tick labels; no x label row (every row counts at 80x24)
     margin_left = reactive(7)
+
+
+def legend(overlays: Sequence[tuple[str, str, Any]]) -> Text:
+    """``━ name`` in each compared run's colour (empty without overlays)."""
+    text = Text()
+    for name, colour, _ in overlays:
+        text.append(" ━ ", style=colour).append(short_name(name))
+    return text
+
+
+def short_name(name: str, width: int = 13) -> str:
+    """A run folder's name cut to its end (run folders are timestamps: the end tells them apart)."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
 
 
 class LossChart(Vertical):
@@ -123,8 +137,6 @@ class LossChart(Vertical):
         caption = Text.assemble("loss/epoch ", ("━ step", "grey70"), " ", ("━ train", "dodger_blue1"), " ",
                                 ("━ val", "orange1"), f" · {scale} (l: {other})")
         if self.overlays:
-            from tui_denoiser.tui.widgets.quality_chart import legend
-
             caption.append(" · val:").append_text(legend(self.overlays))
         self.query_one("#chart-caption", Static).update(caption)
         plot.clear()

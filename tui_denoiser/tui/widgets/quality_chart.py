@@ -8,7 +8,6 @@ named in the caption's legend.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,26 +15,13 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plot import HiResMode, NumericAxisFormatter
 
-from tui_denoiser.tui.widgets.loss_chart import LogTicks, Plot
+from tui_denoiser.tui.widgets.loss_chart import LogTicks, Plot, legend
 
 THIS_RUN = "dodger_blue1"
 FRECHET = "orange1"
 FLOOR = "grey50"
 # Compared runs, in order; named colours that look alike in 256 colours and truecolour.
 COMPARE_COLOURS = ("magenta", "chartreuse3", "gold1", "cyan", "light_salmon1")
-
-
-def legend(overlays: Sequence[tuple[str, str, Any]]) -> Text:
-    """``━ name`` in each compared run's colour (empty without overlays)."""
-    text = Text()
-    for name, colour, _ in overlays:
-        text.append(" ━ ", style=colour).append(short_name(name))
-    return text
-
-
-def short_name(name: str, width: int = 13) -> str:
-    """A run folder's name cut to its end (run folders are timestamps: the end tells them apart)."""
-    return name if len(name) <= width else "…" + name[-(width - 1):]
 
 
 class QualityChart(Vertical):
