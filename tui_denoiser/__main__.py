@@ -1,3 +1,3 @@
-from tui_denoiser.cli import main
+from tui_denoiser.cli.main import main
 
 raise SystemExit(main())

@@ -13,7 +13,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from tui_denoiser import cli
+from tui_denoiser.cli import commands as cli_commands
+from tui_denoiser.cli import train as cli_train
+from tui_denoiser.cli.args import flag_of
+from tui_denoiser.cli.main import build_parser, main
 from tui_denoiser.core.config import SAMPLER_NAMES
 from tui_denoiser.core.sampling_policy import KEEP
 from tui_denoiser.core.checkpoint import load_checkpoint
@@ -50,7 +53,7 @@ def test_train_writes_checkpoint_and_metrics_then_resumes(tmp_path, tiny_data_di
     run_dir = tmp_path / "run"
     args = ["train", "--data-dir", str(tiny_data_dir), "--run-dir", str(run_dir), "--batch-size", "32",
             "--channels", "8,16,16", "--no-preview", "--device", "cpu", "--seed", "1"]
-    assert cli.main([*args, "--max-steps", "3"]) == 0
+    assert main([*args, "--max-steps", "3"]) == 0
     assert (run_dir / "last.pt").is_file()
     events = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert events[0]["kind"] == "started" and events[-1]["kind"] == "finished"
@@ -63,24 +66,24 @@ def test_train_writes_checkpoint_and_metrics_then_resumes(tmp_path, tiny_data_di
     assert "(bf16 + channels-last)" in err
     assert "resume with: denoiser-tui train --resume" in err
 
-    assert cli.main(["train", "--resume", str(run_dir), "--max-steps", "5"]) == 0
+    assert main(["train", "--resume", str(run_dir), "--max-steps", "5"]) == 0
     assert load_checkpoint(run_dir / "last.pt")["global_step"] == 5
     capsys.readouterr()
 
     exact = tmp_path / "fp32"
-    assert cli.main([*args[:4], str(exact), *args[5:], "--max-steps", "1", "--no-bf16"]) == 0
+    assert main([*args[:4], str(exact), *args[5:], "--max-steps", "1", "--no-bf16"]) == 0
     saved = load_checkpoint(exact / "last.pt")["train_config"]
     assert saved["bf16"] is False and saved["channels_last"] is False
     capsys.readouterr()
 
     # The same folder again without --resume is refused.
-    _one_error_line(capsys, cli.main([*args, "--max-steps", "3"]), "already holds a run")
+    _one_error_line(capsys, main([*args, "--max-steps", "3"]), "already holds a run")
 
 
 @pytest.mark.parametrize("suffix", [".png", ".gif", ".npy"])
 def test_sample_to_each_suffix(tmp_path, checkpoint, capsys, suffix):
     out = tmp_path / f"digits{suffix}"
-    rc = cli.main(["sample", "--digit", "7", "--count", "3", "--steps", "2", "--checkpoint", str(checkpoint),
+    rc = main(["sample", "--digit", "7", "--count", "3", "--steps", "2", "--checkpoint", str(checkpoint),
                    "--out", str(out), "--seed", "4"])
     assert rc == 0
     assert f"wrote {out}" in capsys.readouterr().out
@@ -98,33 +101,33 @@ def test_sample_to_each_suffix(tmp_path, checkpoint, capsys, suffix):
 def test_sample_is_seeded(tmp_path, checkpoint):
     base = ["sample", "--digit", "2", "--count", "2", "--steps", "2", "--checkpoint", str(checkpoint)]
     for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
-        assert cli.main([*base, "--seed", seed, "--out", str(tmp_path / f"{name}.npy")]) == 0
+        assert main([*base, "--seed", seed, "--out", str(tmp_path / f"{name}.npy")]) == 0
     a, b, c = (np.load(tmp_path / f"{n}.npy") for n in "abc")
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
 def test_sample_strip(tmp_path, checkpoint):
     out = tmp_path / "strip.png"
-    assert cli.main(["sample", "--digit", "0", "--count", "2", "--steps", "3", "--sampler", "euler",
+    assert main(["sample", "--digit", "0", "--count", "2", "--steps", "3", "--sampler", "euler",
                      "--checkpoint", str(checkpoint), "--out", str(out), "--strip"]) == 0
     with Image.open(out) as im:
         assert im.size == (4 * 30 + 2, 2 * 30 + 2)  # steps + 1 columns, one row per sample
 
 
 def test_info(checkpoint, capsys):
-    assert cli.main(["info", str(checkpoint)]) == 0
+    assert main(["info", str(checkpoint)]) == 0
     out = capsys.readouterr().out
     assert "global step 2" in out and "parameters" in out and "model config" in out and "train config" in out
 
 
 def test_export(tmp_path, checkpoint, capsys):
     out = tmp_path / "small.pt"
-    assert cli.main(["export", str(checkpoint), str(out)]) == 0
+    assert main(["export", str(checkpoint), str(out)]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
     slim = load_checkpoint(out)
     assert "optimizer" not in slim and slim["ema"] is None
-    _one_error_line(capsys, cli.main(["export", str(out), str(out)]), "overwrite")
-    _one_error_line(capsys, cli.main(["export", str(tmp_path / "missing.pt"), str(tmp_path / "x.pt")]),
+    _one_error_line(capsys, main(["export", str(out), str(out)]), "overwrite")
+    _one_error_line(capsys, main(["export", str(tmp_path / "missing.pt"), str(tmp_path / "x.pt")]),
                     "not found")
 
 
@@ -168,7 +171,7 @@ def test_bad_input_is_one_stderr_line_and_exit_2(tmp_path, checkpoint, capsys, a
     (tmp_path / "notes.pt").write_text("not a checkpoint")
     fill = {"tmp": str(tmp_path), "ckpt": str(checkpoint)}
     argv = [a.format(**fill) for a in argv]
-    _one_error_line(capsys, cli.main(argv), *[w.format(**fill) for w in words])
+    _one_error_line(capsys, main(argv), *[w.format(**fill) for w in words])
     assert not (tmp_path / "x.png").exists()
 
 
@@ -198,7 +201,7 @@ def _argv(options):
 def _run_main(argv):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = cli.main(argv)
+        rc = main(argv)
     return rc, out.getvalue(), err.getvalue()
 
 
@@ -223,8 +226,8 @@ def stub_commands(monkeypatch):
         seen.append(args)
         return 0
 
-    monkeypatch.setattr(cli, "cmd_sample", stub)
-    monkeypatch.setattr(cli, "cmd_train", stub)
+    monkeypatch.setattr(cli_commands, "cmd_sample", stub)
+    monkeypatch.setattr(cli_train, "cmd_train", stub)
     return seen
 
 
@@ -255,7 +258,7 @@ def test_train_argument_parsing_property(stub_commands, rest):
 
 def test_eval_prints_the_report_and_writes_json(tmp_path, checkpoint, tiny_data_dir, capsys):
     out = tmp_path / "report.json"
-    rc = cli.main(["eval", "--checkpoint", str(checkpoint), "--per-digit", "2", "--data-dir", str(tiny_data_dir),
+    rc = main(["eval", "--checkpoint", str(checkpoint), "--per-digit", "2", "--data-dir", str(tiny_data_dir),
                    "--json", str(out)])
     text = capsys.readouterr().out
     assert rc == 0
@@ -269,7 +272,7 @@ def test_sample_start_matched_changes_the_starting_noise(tmp_path, checkpoint, c
     outs = {}
     for start in ("pure", "matched"):
         outs[start] = tmp_path / f"{start}.npy"
-        assert cli.main(["sample", "--digit", "1", "--count", "2", "--checkpoint", str(checkpoint), "--steps", "1",
+        assert main(["sample", "--digit", "1", "--count", "2", "--checkpoint", str(checkpoint), "--steps", "1",
                          "--start", start, "--out", str(outs[start])]) == 0
     assert not np.array_equal(np.load(outs["pure"]), np.load(outs["matched"]))
 
@@ -277,26 +280,26 @@ def test_sample_start_matched_changes_the_starting_noise(tmp_path, checkpoint, c
 def test_sample_and_eval_help_name_every_sampler_and_the_guidance_interval(capsys):
     for command in ("sample", "eval"):
         with pytest.raises(SystemExit):
-            cli.build_parser().parse_args([command, "--help"])
+            build_parser().parse_args([command, "--help"])
         text = capsys.readouterr().out
         assert all(name in text for name in SAMPLER_NAMES) and "--guidance-interval" in text
 
 
 def test_guidance_interval_from_the_command_line(tmp_path, checkpoint, capsys):
-    parse = cli.build_parser().parse_args
+    parse = build_parser().parse_args
     assert parse(["sample", "--digit", "1", "--out", "a.png"]).guidance_interval is KEEP
     assert parse(["sample", "--digit", "1", "--out", "a.png", "--guidance-interval", "0.3,10"]).guidance_interval == (
         0.3, 10.0)
     assert parse(["eval", "--guidance-interval", "all"]).guidance_interval is None
     for bad in ("10,0.3", "1", "a,b", "-1,2", "0,inf"):
         argv = ["sample", "--digit", "1", "--out", str(tmp_path / "x.png"), "--guidance-interval", bad]
-        _one_error_line(capsys, cli.main(argv), "--guidance-interval")
+        _one_error_line(capsys, main(argv), "--guidance-interval")
     # Guidance 2 inside a range that holds no level costs one call a step, as unguided sampling does.
     outs = {}
     for name, interval in (("plain", []), ("outside", ["--guidance", "2", "--guidance-interval", "50,60"]),
                            ("guided", ["--guidance", "2", "--guidance-interval", "all"])):
         outs[name] = tmp_path / f"{name}.npy"
-        assert cli.main(["sample", "--digit", "4", "--count", "2", "--checkpoint", str(checkpoint), "--steps", "2",
+        assert main(["sample", "--digit", "4", "--count", "2", "--checkpoint", str(checkpoint), "--steps", "2",
                          *interval, "--out", str(outs[name])]) == 0
     assert np.array_equal(np.load(outs["plain"]), np.load(outs["outside"]))
     assert not np.array_equal(np.load(outs["plain"]), np.load(outs["guided"]))
@@ -310,9 +313,9 @@ def test_a_core_error_is_worded_with_the_flag_that_sets_it(capsys, monkeypatch):
         raise UserError("{field} cuda was asked for, but no CUDA GPU is available here", field="device", value="cuda")
 
     monkeypatch.setattr(devices, "pick_device", no_gpu)
-    line = _one_error_line(capsys, cli.main(["sample", "--digit", "1", "--out", "x.png", "--device", "cuda"]))
+    line = _one_error_line(capsys, main(["sample", "--digit", "1", "--out", "x.png", "--device", "cuda"]))
     assert line.endswith("error: --device cuda was asked for, but no CUDA GPU is available here")
-    assert cli.flag_of("ema_decay") == "--ema" and cli.flag_of("batch_size") == "--batch-size"
+    assert flag_of("ema_decay") == "--ema" and flag_of("batch_size") == "--batch-size"
 
 
 def test_sample_max_calls_picks_a_setting_within_the_budget(tmp_path, checkpoint, capsys, monkeypatch):
@@ -328,6 +331,6 @@ def test_sample_max_calls_picks_a_setting_within_the_budget(tmp_path, checkpoint
 
     monkeypatch.setattr("tui_denoiser.core.inference.sample", spy)
     out = tmp_path / "x.npy"
-    assert cli.main(["sample", "--digit", "3", "--count", "2", "--checkpoint", str(checkpoint), "--out", str(out),
+    assert main(["sample", "--digit", "3", "--count", "2", "--checkpoint", str(checkpoint), "--out", str(out),
                      "--max-calls", "3"]) == 0
     assert np.load(out).shape[0] >= 2 and 1 <= seen[-1] <= 3

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tui_denoiser import cli
+from tui_denoiser.cli.main import main
 
 
 def _args(tiny_data_dir, run_dir):
@@ -20,7 +20,7 @@ def _kinds(run_dir, kind):
 
 def test_train_evaluates_prints_the_quality_and_resumes_with_no_eval(tmp_path, tiny_data_dir, capsys):
     run_dir = tmp_path / "run"
-    assert cli.main([*_args(tiny_data_dir, run_dir), "--max-steps", "3", "--eval-per-digit", "3",
+    assert main([*_args(tiny_data_dir, run_dir), "--max-steps", "3", "--eval-per-digit", "3",
                      "--eval-every", "2"]) == 0
     quality = _kinds(run_dir, "quality")
     assert [(q["global_step"], q["at"], q["per_digit"]) for q in quality] == [(2, "step", 3), (3, "end", 3)]
@@ -28,7 +28,7 @@ def test_train_evaluates_prints_the_quality_and_resumes_with_no_eval(tmp_path, t
     assert "quality at step 2: accuracy" in err and "sample quality at step 3: accuracy" in err
     assert _kinds(run_dir, "loss_by_sigma")[-1]["partial"] is True
     # a resume may turn the evaluation off (or change it); the rest of the run's config is its own
-    assert cli.main(["train", "--resume", str(run_dir), "--max-steps", "5", "--no-eval"]) == 0
+    assert main(["train", "--resume", str(run_dir), "--max-steps", "5", "--no-eval"]) == 0
     assert len(_kinds(run_dir, "quality")) == 2
     assert "quality" not in capsys.readouterr().err
 
@@ -41,7 +41,7 @@ def test_train_evaluates_prints_the_quality_and_resumes_with_no_eval(tmp_path, t
 ])
 def test_bad_eval_flags_are_one_line_and_nothing_starts(tmp_path, tiny_data_dir, capsys, flag, value, words):
     run_dir = tmp_path / "run"
-    assert cli.main([*_args(tiny_data_dir, run_dir), flag, value]) == 2
+    assert main([*_args(tiny_data_dir, run_dir), flag, value]) == 2
     err = capsys.readouterr().err
     assert err.splitlines() == [f"denoiser-tui train: {words}"]
     assert not run_dir.exists()
@@ -50,7 +50,7 @@ def test_bad_eval_flags_are_one_line_and_nothing_starts(tmp_path, tiny_data_dir,
 def test_info_lists_the_evaluations_beside_the_losses(capsys, monkeypatch):
     from rich.console import Console
 
-    from tui_denoiser import progress
+    from tui_denoiser.cli import progress
     from tui_denoiser.core.config import ModelConfig, TrainConfig
 
     history = [{"epoch": 1, "train_loss": 0.2, "val_loss": 0.3, "lr": 1e-4, "accuracy": 0.187, "frechet": 50.2},

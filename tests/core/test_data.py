@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from idx import make_tiny_mnist, synthetic_digits, write_idx
-from tui_denoiser.cli import flag_of
+from tui_denoiser.cli.args import flag_of
 from tui_denoiser.core import data
 from tui_denoiser.core.errors import DataError
 

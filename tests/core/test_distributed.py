@@ -67,7 +67,7 @@ def test_environment(monkeypatch):
 
 
 def test_nproc_is_not_handed_on_to_the_processes():
-    from tui_denoiser.cli import _without_nproc
+    from tui_denoiser.cli.train import _without_nproc
 
     assert _without_nproc(["train", "--nproc", "2", "--epochs", "3"]) == ["train", "--epochs", "3"]
     assert _without_nproc(["train", "--nproc=4", "--seed", "1"]) == ["train", "--seed", "1"]

@@ -55,7 +55,7 @@ def test_app_opens_on_the_shipped_model(tmp_path):
 
 
 def test_sample_without_the_shipped_model_is_one_line(tmp_path, monkeypatch, capsys):
-    from tui_denoiser.cli import main
+    from tui_denoiser.cli.main import main
 
     monkeypatch.setattr(paths, "DEFAULT_MODEL", tmp_path / "denoiser-edm.pt")
     assert main(["sample", "--digit", "3", "--out", str(tmp_path / "a.png")]) == 2

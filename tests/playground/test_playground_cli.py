@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tui_denoiser import cli
+from tui_denoiser.cli.main import main
 from tui_denoiser.core.playground import real_digits
 
 
@@ -26,7 +26,7 @@ def files(tmp_path_factory):
 
 
 def _run(capsys, *argv):
-    rc = cli.main(list(argv))
+    rc = main(list(argv))
     out, err = capsys.readouterr()
     return rc, out, err
 

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 import badfiles
-from tui_denoiser import cli
+from tui_denoiser.cli.main import main
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def bad(tmp_path_factory):
 
 
 def one_line_error(capsys, argv) -> str:
-    rc = cli.main(argv)
+    rc = main(argv)
     err = capsys.readouterr().err
     assert rc == 2, err
     lines = err.strip().splitlines()
@@ -65,7 +65,7 @@ def test_missing_data_offline(capsys, tmp_path, monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setattr(datasets.MNIST, "mirrors", [f"http://127.0.0.1:{port}/"])
-    rc = cli.main(["train", "--run-dir", str(tmp_path / "run"), "--data-dir", str(tmp_path / "empty"),
+    rc = main(["train", "--run-dir", str(tmp_path / "run"), "--data-dir", str(tmp_path / "empty"),
                    "--channels", "8,8,8", "--device", "cpu"])
     err = capsys.readouterr().err
     assert rc == 1  # a run that failed (its folder exists, with the reason in metrics.jsonl)

@@ -13,7 +13,7 @@ import pytest
 from torchvision import datasets
 
 from idx import synthetic_digits, write_idx
-from tui_denoiser.cli import flag_of
+from tui_denoiser.cli.args import flag_of
 from tui_denoiser.core.data import load_split
 from tui_denoiser.core.errors import DataError
 

@@ -9,7 +9,8 @@ import math
 import pytest
 import torch
 
-from tui_denoiser import cli
+from tui_denoiser.cli.args import flag_of
+from tui_denoiser.cli.main import main
 from tui_denoiser.core import checkpoint as ck
 from tui_denoiser.core.checkpoint import load_checkpoint
 from tui_denoiser.core.config import ModelConfig, TrainConfig
@@ -51,7 +52,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
     result = _train(tmp_path, tiny_tensors)
     assert result.kind == "failed"
     assert "loss became nan" in result.message and "lower lr" in result.message
-    assert "lower --lr" in result.worded(cli.flag_of)  # as the CLI shows it
+    assert "lower --lr" in result.worded(flag_of)  # as the CLI shows it
     assert "\n" not in result.message
     payload = load_checkpoint(tmp_path / "last.pt")
     assert payload["epoch"] == 1
@@ -130,7 +131,7 @@ def test_out_of_memory_suggests_a_smaller_batch(tmp_path, tiny_tensors, monkeypa
     assert result.kind == "failed"
     assert result.message == "out of memory at batch size 64: try batch size 32"
     assert result.error["field"] == "batch_size" and result.error["value"] == 32
-    assert result.worded(cli.flag_of) == "out of memory at batch size 64: try --batch-size 32"
+    assert result.worded(flag_of) == "out of memory at batch size 64: try --batch-size 32"
 
 
 def test_cli_prints_one_line_for_a_fault(tmp_path, tiny_data_dir, monkeypatch, capsys):
@@ -138,7 +139,7 @@ def test_cli_prints_one_line_for_a_fault(tmp_path, tiny_data_dir, monkeypatch, c
         raise torch.OutOfMemoryError("CUDA out of memory")
 
     monkeypatch.setattr(ConditionalDenoiser, "forward", forward)
-    rc = cli.main(["train", "--run-dir", str(tmp_path / "run"), "--data-dir", str(tiny_data_dir),
+    rc = main(["train", "--run-dir", str(tmp_path / "run"), "--data-dir", str(tiny_data_dir),
                    "--channels", "8,8,8", "--batch-size", "64", "--device", "cpu"])
     assert rc == 1
     err = capsys.readouterr().err

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tui_denoiser.cli import main
+from tui_denoiser.cli.main import main
 
 
 def _run(capsys, *argv: str) -> str:

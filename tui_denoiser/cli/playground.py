@@ -10,20 +10,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tui_denoiser.cli import check_out
+from tui_denoiser.cli.args import (add_output_arguments, add_sampling_arguments, check_out, default_checkpoint, digit,
+                                   non_negative_int, number, positive_int)
+from tui_denoiser.core.config import DEVICES
 from tui_denoiser.core.errors import UserError
 
 
-def add_commands(sub, *, digit, number, non_negative_int, positive_int, add_sampling_arguments, devices) -> None:
-    """Add ``edit``, ``inpaint`` and ``morph`` to the CLI's subparsers (the CLI passes its arg types)."""
+def add_commands(sub) -> None:
+    """Add ``edit``, ``inpaint`` and ``morph`` to the CLI's subparsers."""
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--seed", type=non_negative_int, default=0)
         parser.add_argument("--checkpoint", help="default: the shipped model in assets/")
-        parser.add_argument("--out", required=True, help=".png grid (--strip: every step), .gif animation, .npy array")
-        parser.add_argument("--strip", action="store_true", help="with .png: each image's steps in a row")
+        add_output_arguments(parser, "image")
         add_sampling_arguments(parser)
-        parser.add_argument("--device", choices=devices, default="cpu")
+        parser.add_argument("--device", choices=DEVICES, default="cpu")
 
     editing = ("Edits use the model's steps and guidance with the stochastic sampler (the SDE of SDEdit; "
                "README 'Playground') unless --sampler names another.")
@@ -52,7 +53,7 @@ def add_commands(sub, *, digit, number, non_negative_int, positive_int, add_samp
     common(morph)
 
 
-def _load(args: argparse.Namespace, default_checkpoint, *, editing: bool):
+def _load(args: argparse.Namespace, *, editing: bool):
     """The model, and its sampling with what was asked for on top (editing: the stochastic sampler
     unless ``--sampler`` says otherwise; a morph samples like ``sample``)."""
     from tui_denoiser.core.devices import pick_device
@@ -81,12 +82,12 @@ def _note(text: str) -> None:
     print(f"note: {text}")
 
 
-def cmd_edit(args: argparse.Namespace, default_checkpoint) -> int:
+def cmd_edit(args: argparse.Namespace) -> int:
     from tui_denoiser.core import playground as pg
 
     out = check_out(args)
     read = pg.read_images(args.image)
-    loaded, sampling = _load(args, default_checkpoint, editing=True)
+    loaded, sampling = _load(args, editing=True)
     sigma = pg.check_sigma(args.sigma, sampling)
     for line in read.notes + pg.blank_notes(read.images):
         _note(line)
@@ -104,13 +105,13 @@ def cmd_edit(args: argparse.Namespace, default_checkpoint) -> int:
     return 0
 
 
-def cmd_inpaint(args: argparse.Namespace, default_checkpoint) -> int:
+def cmd_inpaint(args: argparse.Namespace) -> int:
     from tui_denoiser.core import playground as pg
 
     out = check_out(args)
     read = pg.read_images(args.image)
     mask = pg.read_mask(args.mask, len(read.images))
-    loaded, sampling = _load(args, default_checkpoint, editing=True)
+    loaded, sampling = _load(args, editing=True)
     for line in read.notes + pg.blank_notes(read.images):
         _note(line)
     if not mask.any():
@@ -122,13 +123,13 @@ def cmd_inpaint(args: argparse.Namespace, default_checkpoint) -> int:
     return 0
 
 
-def cmd_morph(args: argparse.Namespace, default_checkpoint) -> int:
+def cmd_morph(args: argparse.Namespace) -> int:
     from tui_denoiser.core import playground as pg
 
     out = check_out(args)
     if not 2 <= args.count <= pg.MAX_MORPH:
         raise UserError(f"argument --count: a morph needs 2..{pg.MAX_MORPH} samples, got {args.count}")
-    loaded, sampling = _load(args, default_checkpoint, editing=False)
+    loaded, sampling = _load(args, editing=False)
     if args.to is not None:
         steps = pg.morph_digits(loaded, args.digit, args.to, args.count, seed=args.seed, config=sampling)
         what = f"digit {args.digit} -> {args.to}, seed {args.seed}"
