@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from core_helpers import checkpoint_payload
+from helpers.core import checkpoint_payload
 
 from tui_denoiser.core import checkpoint as ck
 from tui_denoiser.core.config import ModelConfig, TrainConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from idx import make_tiny_mnist, synthetic_digits, write_idx
+from helpers.idx import make_tiny_mnist, synthetic_digits, write_idx
 from tui_denoiser.cli.args import flag_of
 from tui_denoiser.core import data
 from tui_denoiser.core.errors import DataError

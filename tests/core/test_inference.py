@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core_helpers import checkpoint_payload
+from helpers.core import checkpoint_payload
 
 from tui_denoiser.core import checkpoint as ck
 from tui_denoiser.core.config import RECIPES, ModelConfig, SamplingConfig, TrainConfig

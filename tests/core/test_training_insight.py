@@ -9,7 +9,7 @@ import threading
 import pytest
 import torch
 
-from core_helpers import train_collecting
+from helpers.core import train_collecting
 
 from tui_denoiser.core.runs import events as ev
 from tui_denoiser.core.checkpoint import load_checkpoint

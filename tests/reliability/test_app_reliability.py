@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-import badfiles
+from helpers import badfiles
 from tui_denoiser.tui.app import DenoiserApp
 from tui_denoiser.tui.screens.watch_prompt import WatchPrompt
 

@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from conftest import REPO
+from helpers.processes import REPO
 from tui_denoiser.core import checkpoint as ck
 from tui_denoiser.core.checkpoint import find_checkpoints, load_checkpoint, save_checkpoint
 

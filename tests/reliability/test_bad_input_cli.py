@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-import badfiles
+from helpers import badfiles
 from tui_denoiser.cli.main import main
 
 

@@ -12,7 +12,7 @@ import threading
 import pytest
 from torchvision import datasets
 
-from idx import synthetic_digits, write_idx
+from helpers.idx import synthetic_digits, write_idx
 from tui_denoiser.cli.args import flag_of
 from tui_denoiser.core.data import load_split
 from tui_denoiser.core.errors import DataError

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import signal
 
-from conftest import SMALL_MODEL, read_events, start_train, wait_until
+from helpers.processes import SMALL_MODEL, read_events, start_train, wait_until
 from tui_denoiser.core.checkpoint import load_checkpoint
 
 # Resuming from an epoch-end checkpoint restores weights, optimizer, scheduler, EMA and every RNG, so on

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, child_env, read_events, start_train, wait_until
+from helpers.processes import REPO, child_env, read_events, start_train, wait_until
 from tui_denoiser.core.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from conftest import SMALL_MODEL, read_events, start_train, wait_until
+from helpers.processes import SMALL_MODEL, read_events, start_train, wait_until
 from tui_denoiser.core.checkpoint import load_checkpoint
 
 

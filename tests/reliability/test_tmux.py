@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REPO, child_env, read_events, wait_until
+from helpers.processes import REPO, child_env, read_events, wait_until
 from tui_denoiser.core.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

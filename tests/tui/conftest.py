@@ -1,4 +1,4 @@
-"""Fixtures for the app's tests: a tiny trained checkpoint (helpers live in tui_helpers.py)."""
+"""Fixtures for the app's tests: a tiny trained checkpoint (helpers live in helpers/tui.py)."""
 
 from __future__ import annotations
 

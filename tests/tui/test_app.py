@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.widgets import Footer
 
-from tui_helpers import asynctest
+from helpers.tui import asynctest
 
 from tui_denoiser.tui.app import DenoiserApp, run_app
 from tui_denoiser.tui.screens.help import HelpScreen

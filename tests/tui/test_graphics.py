@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from textual.app import App
-from tui_helpers import asynctest
+from helpers.tui import asynctest
 
 from tui_denoiser.tui import graphics
 from tui_denoiser.tui.graphics import choose_graphics

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 from textual.widgets import Input
-from tui_helpers import asynctest, wait_for
+from helpers.tui import asynctest, wait_for
 
 from tui_denoiser.tui.app import DenoiserApp
 from tui_denoiser.tui.components.step_strip import StepStrip

@@ -3,7 +3,7 @@ seeded checkpoint and sampling seed). Update with ``pytest tests/tui --snapshot-
 
 from __future__ import annotations
 
-from tui_helpers import wait_for
+from helpers.tui import wait_for
 
 from tui_denoiser.tui.app import DenoiserApp
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import TabbedContent
-from tui_helpers import asynctest, type_into, wait_for
+from helpers.tui import asynctest, type_into, wait_for
 
 from tui_denoiser.core.runs.folder import METRICS_FILE
 from tui_denoiser.tui.app import DenoiserApp

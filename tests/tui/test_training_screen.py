@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from textual.widgets import Button, Input
-from tui_helpers import asynctest, type_into, wait_for
+from helpers.tui import asynctest, type_into, wait_for
 
 from tui_denoiser.tui.app import DenoiserApp
 from tui_denoiser.tui.screens.confirm import ConfirmQuit

@@ -1,6 +1,6 @@
 """Re-records the metrics.jsonl fixtures of the training-insight tests (issue 13) from tiny real runs.
 
-    python tests/tui/data/make_insight_runs.py
+    PYTHONPATH=tests python tests/tui/data/make_insight_runs.py
 
 Two runs on the tiny synthetic IDX digits of tests/idx.py (8 steps an epoch, previews on, 5 samples a
 digit per evaluation): ``run-a`` (6 epochs) and ``run-b`` (4 epochs, another learning rate), to watch
@@ -9,18 +9,15 @@ and to compare. Only their ``metrics.jsonl`` is kept, with the temporary folder 
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
+from helpers.idx import make_tiny_mnist
+
+from tui_denoiser.core.config import ModelConfig, TrainConfig
+from tui_denoiser.core.training import Trainer
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
-sys.path.insert(0, str(HERE.parents[2]))
-
-from idx import make_tiny_mnist  # noqa: E402
-
-from tui_denoiser.core.config import ModelConfig, TrainConfig  # noqa: E402
-from tui_denoiser.core.training import Trainer  # noqa: E402
 
 RUNS = {"run-a": dict(epochs=6, lr=3e-3), "run-b": dict(epochs=4, lr=1e-3)}
 
