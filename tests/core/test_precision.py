@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import torch
 
 from tui_denoiser.core import precision
@@ -19,17 +18,21 @@ MPS = Capabilities("mps", False, "arm64", 8)
 
 
 class FakeProbe:
-    """Seconds per step by variant name; records what was asked for (and the give-up limit)."""
+    """Seconds per step by variant name; records the variants each probe was asked for."""
 
     def __init__(self, **seconds: float):
         self.seconds = {name.replace("_", "+").replace("channels+last", "channels-last"): s
                         for name, s in seconds.items()}
-        self.calls: list[tuple[str, float | None]] = []
+        self.calls: list[list[str]] = []
 
-    def __call__(self, device, model_config, batch_size, bf16, channels_last, give_up_after):
-        name = precision.variant_name((bf16, channels_last))
-        self.calls.append((name, give_up_after))
-        return self.seconds[name]
+    def __call__(self, device, model_config, batch_size, variants):
+        names = [precision.variant_name(v) for v in variants]
+        self.calls.append(names)
+        return {name: self.seconds[name] for name in names}
+
+    @property
+    def probed(self) -> list[str]:
+        return [name for call in self.calls for name in call]
 
 
 def choose(caps, probe, tmp_path, **kwargs):
@@ -89,7 +92,7 @@ def test_no_native_bf16_never_probes_bf16(tmp_path):
     probe = FakeProbe(fp32=1.0, fp32_channels_last=1.0)
     choice = choose(AVX2_CPU, probe, tmp_path)
     assert not choice.bf16 and choice.bf16_reason == "bf16 off: this CPU has no native bf16"
-    assert [name for name, _ in probe.calls] == ["fp32", "fp32+channels-last"]
+    assert probe.calls == [["fp32", "fp32+channels-last"]]
 
 
 def test_no_probe_at_all_when_nothing_is_left_to_choose(tmp_path):
@@ -104,9 +107,7 @@ def test_native_but_probe_says_slower(tmp_path):
     probe = FakeProbe(fp32=1.0, fp32_channels_last=1.1, bf16=10.0, bf16_channels_last=12.0)
     choice = choose(BF16_CPU, probe, tmp_path)
     assert not choice.bf16 and not choice.channels_last
-    # the reference is timed in full, then every other variant may give up at 3x its time
-    assert probe.calls[0] == ("fp32", None)
-    assert all(limit == pytest.approx(precision.GIVE_UP_RATIO) for _, limit in probe.calls[1:])
+    assert probe.calls == [["fp32", "fp32+channels-last", "bf16", "bf16+channels-last"]]  # one probe, fp32 first
 
 
 def test_native_and_faster(tmp_path):
@@ -133,7 +134,7 @@ def test_forced_bf16_still_probes_channels_last(tmp_path):
     assert (choice.bf16, choice.channels_last) == (True, True)
     assert choice.bf16_reason == "bf16 forced on (--bf16)"
     assert choice.channels_last_reason == "channels-last on: measured 2.00x contiguous on this CPU"
-    assert [name for name, _ in probe.calls] == ["bf16", "bf16+channels-last"]
+    assert probe.calls == [["bf16", "bf16+channels-last"]]
 
 
 def test_cuda_faked(tmp_path):
@@ -157,7 +158,7 @@ def test_cache_hit_avoids_the_probe(tmp_path):
     other = FakeProbe(fp32=1.0, fp32_channels_last=1.0, bf16=2.0, bf16_channels_last=2.0)
     assert not choose_precision("cpu", ModelConfig(), 256, capabilities=BF16_CPU, probe=other,
                                 cache=tmp_path / "probe.json").bf16
-    assert len(other.calls) == 4
+    assert len(other.probed) == 4
     assert len(json.loads((tmp_path / "probe.json").read_text())) == 2
 
 
@@ -171,7 +172,7 @@ def test_corrupt_cache_is_ignored_and_rewritten(tmp_path):
     key = next(iter(json.loads(path.read_text())))
     path.write_text(json.dumps({key: {"timings": {"fp32": "fast"}}}))
     probe.calls.clear()
-    assert choose(BF16_CPU, probe, tmp_path).bf16 and len(probe.calls) == 4
+    assert choose(BF16_CPU, probe, tmp_path).bf16 and len(probe.probed) == 4
     assert json.loads(path.read_text())[key]["timings"]["fp32"] == 1.0
 
 
@@ -196,15 +197,59 @@ def test_capabilities_of_this_cpu():
     assert caps.native_bf16 == precision.cpu_native_bf16()
 
 
+class FakeRunner:
+    """Stands in for a variant's model: its steps take the given seconds in turn, logged in order."""
+
+    plan: dict[tuple[bool, bool], list[float]] = {}
+    log: list[str] = []
+
+    def __init__(self, device, model_config, batch_size, variant, lr):
+        self.variant = variant
+        self.times = iter(self.plan[variant])
+
+    def timed_step(self) -> float:
+        FakeRunner.log.append(precision.variant_name(self.variant))
+        return next(self.times)
+
+
+def test_probe_interleaves_takes_medians_and_gives_up_on_slow_variants(monkeypatch):
+    monkeypatch.setattr(precision, "_Runner", FakeRunner)
+    FakeRunner.log = []
+    FakeRunner.plan = {(False, False): [2.0, 1.0, 1.0, 9.0, 1.0, 1.2, 1.0],  # a load spike: the median ignores it
+                       (False, True): [2.0, 0.9, 0.8, 0.8, 0.7, 0.8, 0.8],
+                       (True, False): [20.0, 10.0]}  # emulated: stops after its second warm-up step
+    variants = [(False, False), (False, True), (True, False)]
+    timings = precision.probe_timings(torch.device("cpu"), ModelConfig(), 128, variants, warmup=2, steps=5,
+                                      max_seconds=None)
+    assert timings == {"fp32": 1.0, "fp32+channels-last": 0.8, "bf16": 10.0}
+    assert list(timings) == ["fp32", "fp32+channels-last", "bf16"]
+    assert FakeRunner.log[:6] == ["fp32", "fp32+channels-last", "bf16"] * 2  # in turn
+    assert FakeRunner.log[6:] == ["fp32", "fp32+channels-last"] * 5
+
+
+def test_probe_is_short_on_slow_steps(monkeypatch):
+    """5 s steps: one warm-up round (not 2) and 2 timed steps (not 5); an emulated bf16 at 10x the
+    reference gives up at its first timed step."""
+    monkeypatch.setattr(precision, "_Runner", FakeRunner)
+    FakeRunner.log = []
+    FakeRunner.plan = {(False, False): [5.0] * 10, (True, False): [50.0] * 10}
+    timings = precision.probe_timings(torch.device("cpu"), ModelConfig(), 256, [(False, False), (True, False)],
+                                      warmup=2, steps=5, max_seconds=2.0)
+    assert FakeRunner.log == ["fp32", "bf16", "fp32", "bf16", "fp32"]
+    assert timings == {"fp32": 5.0, "bf16": 50.0}
+
+
 def test_the_real_probe_runs_a_tiny_model():
-    """One real probe of a tiny model at batch 4 (a fraction of a second): a positive step time."""
+    """One real probe of a tiny model at batch 4 (a fraction of a second): positive step times."""
     tiny = ModelConfig(channels=(8, 8, 8), embed_dim=8)
-    seconds = precision.probe_step_time(torch.device("cpu"), tiny, 4, False, True, None, warmup=1, steps=1)
-    assert seconds > 0
+    timings = precision.probe_timings(torch.device("cpu"), tiny, 4, [(False, False), (False, True)],
+                                      warmup=1, steps=1)
+    assert set(timings) == {"fp32", "fp32+channels-last"} and all(t > 0 for t in timings.values())
 
 
 def test_decide_an_option_that_does_not_pay_by_itself_stays_off():
     """bf16 pays; channels-last on top of it is only 3 % faster (within the margin): off."""
     choice = decide(BF16_CPU, {"fp32": 1.0, "fp32+channels-last": 0.75, "bf16": 0.56, "bf16+channels-last": 0.545})
     assert (choice.bf16, choice.channels_last) == (True, False)
-    assert choice.channels_last_reason == "channels-last off: measured 1.03x contiguous on this CPU (under the 5% margin)"
+    assert choice.channels_last_reason == ("channels-last off: measured 1.03x contiguous on this CPU"
+                                           " (under the 5% margin)")

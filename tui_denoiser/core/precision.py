@@ -4,11 +4,12 @@ bf16 is a candidate only where it is native: a CUDA GPU that supports it, or a C
 reports bf16 (AVX512-BF16 or AMX). Elsewhere it is emulated and can cost 10x (a CPU with AVX2 only
 trained the original recipe at a tenth of its fp32 speed in bf16), so it is off without a probe. A
 candidate is then confirmed by a short timed probe of the model being trained: a few fwd+bwd+Adam
-steps at the real batch size for each variant (fp32 contiguous, channels-last, bf16, bf16 +
-channels-last). An option is turned on only when its variant beats fp32 contiguous by
-:data:`MARGIN`, so a wrong guess costs at most the probe. The probe's timings are cached as JSON in
-the user cache (:func:`cache_path`), keyed by the machine, torch version, device, model config and
-batch size; a corrupt cache file is ignored and rewritten.
+steps at the real batch size of each variant (fp32 contiguous, channels-last, bf16, bf16 +
+channels-last), stepping in turn so that they share the machine's load alike. An option is turned
+on only when its variant beats fp32 contiguous by :data:`MARGIN`, so a wrong guess costs at most the
+probe. The probe's timings are cached as JSON in the user cache (:func:`cache_path`), keyed by the
+machine, torch version, device, model config and batch size; a corrupt cache file is ignored and
+rewritten.
 
 :func:`decide` is the pure decision (capabilities and timings in, :class:`PrecisionChoice` out);
 :func:`choose_precision` gathers them (capabilities, cache, probe: each injectable for tests);
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +32,11 @@ import torch
 from tui_denoiser.core.config import ModelConfig, TrainConfig
 
 MARGIN = 0.05  # an option must make steps at least this much faster than fp32 contiguous
-PROBE_WARMUP = 3
-PROBE_STEPS = 5
+PROBE_WARMUP = 2
+PROBE_STEPS = 5  # timed steps of each variant, and at least PROBE_MIN_S of the reference's (fast GPU steps: more)...
+PROBE_MIN_S = 0.25
+PROBE_MAX_S = 2.0  # ...but as few as 2 once the reference's pass this (slow CPU steps: fewer)
+PROBE_MAX_STEPS = 100
 GIVE_UP_RATIO = 3.0  # a variant whose steps already take this many times fp32's stops being timed
 CACHE_FILE = "precision-probe.json"
 CACHE_VERSION = 1
@@ -39,8 +44,8 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
 Variant = tuple[bool, bool]  # (bf16, channels_last)
 BASELINE: Variant = (False, False)
-# Seconds per training step of one variant; the baseline comes first.
-ProbeFn = Callable[[torch.device, ModelConfig, int, bool, bool, "float | None"], float]
+# Seconds per training step of each variant (keyed by variant_name); the first variant is the reference.
+ProbeFn = Callable[[torch.device, ModelConfig, int, "list[Variant]"], "dict[str, float]"]
 
 
 @dataclass(frozen=True)
@@ -232,68 +237,88 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def probe_step_time(device: torch.device, model_config: ModelConfig, batch_size: int, bf16: bool,
-                    channels_last: bool, give_up_after: float | None = None, *, warmup: int = PROBE_WARMUP,
-                    steps: int = PROBE_STEPS, lr: float = 1e-4) -> float:
-    """Seconds per training step (fwd + bwd + Adam, as the trainer runs them) of ``model_config`` at
-    ``batch_size`` on random images. A step after the first that takes longer than ``give_up_after``
-    ends the timing early with what it measured: a variant that slow loses anyway."""
-    from tui_denoiser.core.model import ConditionalDenoiser
+class _Runner:
+    """One variant's model, optimizer and batch, stepping as the trainer steps."""
 
-    device = torch.device(device)
-    fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices):
-        torch.manual_seed(0)
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        model = ConditionalDenoiser(model_config).to(device).to(memory_format=memory_format)
-        model.train()
+    def __init__(self, device: torch.device, model_config: ModelConfig, batch_size: int, variant: Variant,
+                 lr: float):
+        from tui_denoiser.core.model import ConditionalDenoiser
+
+        self.device = device
+        self.autocast = variant[0] and device.type != "mps"
+        memory_format = torch.channels_last if variant[1] else torch.contiguous_format
+        self.model = ConditionalDenoiser(model_config).to(device).to(memory_format=memory_format)
+        self.model.train()
         fused = device.type == "cuda"
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=fused, foreach=None if fused else True)
-        x0 = (torch.rand(batch_size, 1, 28, 28, device=device) * 2 - 1).contiguous(memory_format=memory_format)
-        labels = torch.randint(0, model_config.num_classes, (batch_size,), device=device)
-        sigma = torch.rand(batch_size, 1, 1, 1, device=device)
-        noise = torch.randn_like(x0)
-        autocast = bf16 and device.type != "mps"
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr, fused=fused,
+                                          foreach=None if fused else True)
+        self.x0 = (torch.rand(batch_size, 1, 28, 28, device=device) * 2 - 1).contiguous(memory_format=memory_format)
+        self.labels = torch.randint(0, model_config.num_classes, (batch_size,), device=device)
+        self.sigma = torch.rand(batch_size, 1, 1, 1, device=device)
+        self.noise = torch.randn_like(self.x0)
 
-        def step() -> None:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                pred = model(x0 + sigma * noise, sigma, labels)
-            loss = torch.nn.functional.mse_loss(pred.float(), x0)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-
-        for i in range(warmup):
-            t0 = time.perf_counter()
-            step()
-            _sync(device)
-            took = time.perf_counter() - t0
-            if i > 0 and give_up_after is not None and took > give_up_after:
-                return took
-        total = 0.0
-        for i in range(steps):
-            t0 = time.perf_counter()
-            step()
-            _sync(device)
-            total += time.perf_counter() - t0
-            if give_up_after is not None and total / (i + 1) > give_up_after:
-                return total / (i + 1)
-        return total / max(steps, 1)
+    def timed_step(self) -> float:
+        t0 = time.perf_counter()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            pred = self.model(self.x0 + self.sigma * self.noise, self.sigma, self.labels)
+        loss = torch.nn.functional.mse_loss(pred.float(), self.x0)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        _sync(self.device)
+        return time.perf_counter() - t0
 
 
-def run_probe(device: torch.device, model_config: ModelConfig, batch_size: int, variants: list[Variant],
-              probe: ProbeFn = probe_step_time, reference: float | None = None) -> dict[str, float]:
-    """Seconds per step of each variant, the first (the reference, unless its time is given) timed in
-    full; the others give up once they are :data:`GIVE_UP_RATIO` times slower than the reference."""
-    timings: dict[str, float] = {}
-    for variant in variants:
-        limit = None if reference is None else reference * GIVE_UP_RATIO
-        seconds = probe(device, model_config, batch_size, variant[0], variant[1], limit)
-        timings[variant_name(variant)] = seconds
-        if reference is None:
-            reference = seconds
-    return timings
+def probe_timings(device: torch.device, model_config: ModelConfig, batch_size: int, variants: list[Variant], *,
+                  warmup: int = PROBE_WARMUP, steps: int = PROBE_STEPS, max_seconds: float | None = PROBE_MAX_S,
+                  lr: float = 1e-4) -> dict[str, float]:
+    """Seconds per training step (fwd + bwd + Adam, as the trainer runs them) of each variant of
+    ``model_config`` at ``batch_size`` on random images, keyed by :func:`variant_name`.
+
+    The variants step in turn (A B C D A B C D ...), so load from other processes falls on all alike,
+    and each one's figure is the median of its timed steps: ``steps`` after ``warmup``, more while
+    the reference's add up to under :data:`PROBE_MIN_S`, as few as 2 once they pass ``max_seconds``
+    (None: ``steps``, however long), and one warm-up round only when the first reference step already
+    took longer than ``max_seconds``. The first variant is the reference: a variant whose step (after
+    the first, which holds one-time costs) takes :data:`GIVE_UP_RATIO` times the reference's stops
+    there with what it measured (an emulated bf16 can take 10x; it loses anyway)."""
+    device = torch.device(device)
+    fork = ([device.index if device.index is not None else torch.cuda.current_device()]
+            if device.type == "cuda" else [])
+    with torch.random.fork_rng(devices=fork):
+        torch.manual_seed(0)
+        runners = {v: _Runner(device, model_config, batch_size, v, lr) for v in variants}
+        reference = variants[0]
+        result: dict[str, float] = {}
+        active = list(variants)
+        times: dict[Variant, list[float]] = {v: [] for v in variants}
+        warm_rounds, round_ = warmup, 0
+        while True:
+            # Every active variant steps once, the reference first. A variant over GIVE_UP_RATIO times
+            # the reference's step stops (not in the first round, which holds the one-time costs).
+            warming = round_ < warm_rounds
+            ref_time = runners[reference].timed_step()
+            if not warming:
+                times[reference].append(ref_time)
+            for v in active[1:]:
+                took = runners[v].timed_step()
+                if not warming:
+                    times[v].append(took)
+                if round_ > 0 and took > GIVE_UP_RATIO * ref_time:
+                    result[variant_name(v)] = statistics.median(times[v]) if times[v] else took
+                    active.remove(v)
+            if round_ == 0 and max_seconds is not None and ref_time > max_seconds:
+                warm_rounds = min(warm_rounds, 1)  # slow steps: one warm-up round is enough
+            round_ += 1
+            if warming:
+                continue
+            done, spent = len(times[reference]), sum(times[reference])
+            if (done >= steps and spent >= PROBE_MIN_S) or done >= PROBE_MAX_STEPS or (
+                    max_seconds is not None and done >= min(2, steps) and spent >= max_seconds):
+                break
+        for v in active:
+            result[variant_name(v)] = statistics.median(times[v])
+    return {variant_name(v): result[variant_name(v)] for v in variants}
 
 
 # -- the cache --------------------------------------------------------------------------------------
@@ -359,16 +384,14 @@ def choose_precision(device: torch.device | str, model_config: ModelConfig | Non
     key = cache_key(caps, model_config, batch_size)
     data = _read_cache(path) if path is not None else {}
     timings = _cached_timings(data.get(key)) or {}
-    missing = [v for v in variants if variant_name(v) not in timings]
-    cached = not missing
-    if missing:
+    cached = all(variant_name(v) in timings for v in variants)
+    if not cached:
         if device.type == "cpu":
             from tui_denoiser.core.threads import cpu_threads
 
             cpu_threads()  # time at the thread count training will use
-        # The reference (variants[0]) is timed first, so that slow variants give up early.
-        timings.update(run_probe(device, model_config, batch_size, missing, probe or probe_step_time,
-                                 timings.get(variant_name(variants[0]))))
+        # All the variants in one interleaved probe, so that they meet the same load.
+        timings.update((probe or probe_timings)(device, model_config, batch_size, variants))
         if path is not None:
             data = {k: v for k, v in data.items() if _cached_timings(v) is not None}  # drop corrupt entries
             data[key] = {"timings": timings, "when": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -37,7 +37,8 @@ def _own_running(proc: Path) -> int:
     return count
 
 
-def busy_elsewhere(proc: Path | None = None, samples: int = BUSY_SAMPLES, interval: float = BUSY_INTERVAL_S) -> float | None:
+def busy_elsewhere(proc: Path | None = None, samples: int = BUSY_SAMPLES,
+                   interval: float = BUSY_INTERVAL_S) -> float | None:
     """How many cores other processes keep busy *now*: the runnable tasks of ``/proc/stat``
     (``procs_running``) less this process's own running threads, averaged over a few readings
     ``interval`` apart (about 0.1 s in all). None where ``/proc`` does not have them (not Linux).
