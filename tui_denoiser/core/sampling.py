@@ -201,7 +201,7 @@ class GuidedDenoiser:
         return uncond + self.guidance * (cond - uncond)
 
 
-CPU_CHUNK = 64  # samples per chunk on a CPU: the fastest of 32, 64, 128, 256 measured (benchmarks/bulk_sampling.py)
+CPU_CHUNK = 64  # samples per chunk on a CPU: the fastest chunk size benchmarks/bulk_sampling.py found (docs/architecture.md)
 
 
 def chunk_bounds(count: int, chunk_size: int | None) -> list[tuple[int, int]]:
@@ -220,8 +220,9 @@ def sample(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config:
 
     A large batch is denoised in chunks of ``chunk_size`` samples (default -1: :data:`CPU_CHUNK` on a
     CPU, one chunk on a GPU; None or 0: one chunk), each step run chunk by chunk: a chunk's activations
-    stay in the cache and the allocator reuses its blocks, where a 1,000-sample batch spent 40 % of its
-    time in the kernel mapping fresh memory. Results equal one chunk's: all starting noise is drawn
+    stay in the cache and the allocator reuses its blocks, where one large batch spends much of its time
+    in the kernel mapping fresh memory (docs/architecture.md, "Figures behind code choices"). Results
+    equal one chunk's: all starting noise is drawn
     first, and the stochastic sampler's per-step noise is drawn chunk after chunk in sample order, which
     is the same stream (tests/core/test_sampling.py checks it bit for bit).
     """

@@ -5,7 +5,8 @@ functions, so a model samples the same way everywhere. No torch: the app resolve
 torch has loaded. A checkpoint may carry its own :class:`SamplingConfig` (``payload["sampling_config"]``);
 :func:`default_sampling` is what a checkpoint without one gets.
 
-A later "best setting within N model calls" choice belongs here too, beside :func:`resolve_sampling`.
+:func:`within_budget` is the third choice made here: the best measured setting within N model calls
+per sample (``--max-calls``, the sampling screen's budget), from the table :data:`EDM_BUDGETS`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tui_denoiser.core.config import CHURN_GAMMA, CHURN_LEVELS, ModelConfig, Sam
 # guided at 1.5 (models trained with label dropout) only at the middle noise levels, where guidance buys accuracy without the loss of
 # diversity it costs at the ends (Kynkaanniemi et al. 2024), with fresh noise at the low levels (EDM's
 # churn, "dpm2m-churn"): the deterministic steps there leave isolated specks that the churn cleans up.
-# Tuned on the shipped classifier; the held-out judges (core/judges.py) only confirm it.
+# Tuned on the shipped classifier; the held-out judges (core/quality/judges.py) only confirm it.
 EDM_SAMPLER = "dpm2m-churn"
 EDM_STEPS = 14
 GUIDANCE = 1.5
@@ -66,9 +67,8 @@ def model_sampling(model_config: ModelConfig, train_config: TrainConfig,
 
 # Editing a person's own digit (the playground's SDEdit and inpainting) starts from a real image with
 # noise added, not from a sample: the stochastic sampler (the SDE of SDEdit) re-noises every step and
-# lets the image settle onto the model's digits. Measured on 300 real test digits with denoiser-edm.pt,
-# same steps and guidance: noised to sigma 5 and asked for another digit, read as asked 99.0 % against
-# dpm2m's 91.3 %; at sigma 0.3 (own label) PSNR 27.8 against 28.0 dB.
+# lets the image settle onto the model's digits: far more edits are read as the digit asked for than
+# with dpm2m, at the same PSNR (docs/architecture.md, "Figures behind code choices").
 EDIT_SAMPLER = "stochastic"
 
 
