@@ -68,7 +68,8 @@ def cpu_threads(refresh: bool = False) -> int:
 
     On a shared machine, OpenMP threads wait for a descheduled sibling at every parallel region, so a
     thread per core beside a busy process trains several times slower than leaving that core alone
-    (compare ``benchmarks/train_throughput.py --threads 1`` and ``--threads 2`` beside a busy process).
+    (docs/architecture.md, "Figures behind code choices"; compare ``benchmarks/train_throughput.py
+    --threads 1`` and ``--threads 2`` beside a busy process).
     So use ``cores - round(busy)`` threads, where ``busy`` is what other processes run now
     (:func:`busy_elsewhere`; the 1-minute load average where ``/proc`` is absent), never more than
     torch was set to before (a caller's ``torch.set_num_threads`` is a ceiling). ``OMP_NUM_THREADS`` or
