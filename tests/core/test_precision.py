@@ -112,7 +112,10 @@ def test_native_but_probe_says_slower(tmp_path):
 
 def test_native_and_faster(tmp_path):
     probe = FakeProbe(fp32=1.0, fp32_channels_last=1.0, bf16=0.58, bf16_channels_last=0.6)
-    choice = choose(BF16_CPU, probe, tmp_path)
+    said: list[str] = []
+    choice = choose(BF16_CPU, probe, tmp_path, on_probe=said.append)
+    assert said == ["timing fp32, fp32+channels-last, bf16, bf16+channels-last on this CPU "
+                    "(once for this machine, model and batch size)"]
     assert (choice.bf16, choice.channels_last) == (True, False)
     assert choice.bf16_reason == "bf16 on: measured 1.72x fp32 on this CPU"
 
@@ -151,8 +154,9 @@ def test_cuda_faked(tmp_path):
 def test_cache_hit_avoids_the_probe(tmp_path):
     first = FakeProbe(fp32=1.0, fp32_channels_last=1.0, bf16=0.5, bf16_channels_last=0.6)
     assert not choose(BF16_CPU, first, tmp_path).cached
-    again = FakeProbe()
-    choice = choose(BF16_CPU, again, tmp_path)
+    again, said = FakeProbe(), []
+    choice = choose(BF16_CPU, again, tmp_path, on_probe=said.append)
+    assert said == []  # nothing to wait for
     assert again.calls == [] and choice.cached and choice.bf16
     # another batch size, model or machine is another key: probed again
     other = FakeProbe(fp32=1.0, fp32_channels_last=1.0, bf16=2.0, bf16_channels_last=2.0)

@@ -365,14 +365,16 @@ def _write_cache(path: Path, data: dict) -> None:
 def choose_precision(device: torch.device | str, model_config: ModelConfig | None = None, batch_size: int = 128,
                      requested_bf16: bool | None = None, requested_channels_last: bool | None = None, *,
                      capabilities: Capabilities | None = None, probe: ProbeFn | None = None,
-                     cache: Path | None | bool = True) -> PrecisionChoice:
+                     cache: Path | None | bool = True,
+                     on_probe: Callable[[str], None] | None = None) -> PrecisionChoice:
     """bf16 and channels-last for training ``model_config`` at ``batch_size`` on ``device``.
 
     A forced option (``requested_*`` True/False) is taken as is; the rest is decided by
     :func:`decide` from the device's capabilities and, where more than one variant is possible,
     the probe's timings: from the cache when this machine, torch, model and batch were probed before,
-    else measured now (a few seconds to a minute on a CPU) and cached. ``cache``: True for the user
-    cache file, a path for another, False for none. ``capabilities`` and ``probe`` are for tests.
+    else measured now (seconds on a CPU) and cached; ``on_probe`` is called with one line just before
+    a probe, for the front end to show while it waits. ``cache``: True for the user cache file, a
+    path for another, False for none. ``capabilities`` and ``probe`` are for tests.
     """
     device = torch.device(device)
     model_config = model_config or ModelConfig()
@@ -390,6 +392,9 @@ def choose_precision(device: torch.device | str, model_config: ModelConfig | Non
             from tui_denoiser.core.threads import cpu_threads
 
             cpu_threads()  # time at the thread count training will use
+        if on_probe is not None:
+            names = ", ".join(variant_name(v) for v in variants)
+            on_probe(f"timing {names} on this {caps.word} (once for this machine, model and batch size)")
         # All the variants in one interleaved probe, so that they meet the same load.
         timings.update((probe or probe_timings)(device, model_config, batch_size, variants))
         if path is not None:
