@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     label = f"original, {epochs} epoch{'s' if epochs > 1 else ''}"
     if args.dry_run:
         label += f" (cut to {DRY_STEPS} steps)"
-    note = (f"batch {train_config.batch_size}, {data[0].shape[0]} images, {finished.global_step} steps"
+    note = (f"batch {train_config.batch_size}, {data[0].shape[0]} images, {finished.global_step} steps, "
+            f"no preview or quality eval"
             + (f"; stopped by the {args.budget_s:.0f}s budget after {finished.epochs_done} epochs"
                if run["budget_stop"] else ""))
     table.add(label, f"{run['wall']:.1f} s", note)
