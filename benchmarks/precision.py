@@ -6,9 +6,10 @@
 Trains the original recipe's model (``ModelConfig()``: fwd + bwd + Adam on random images, as the
 trainer steps) and prints images/s of every variant, the choice ``core/precision.py`` makes for this
 machine (the line ``train`` and the app print) and a verdict: the default must not be slower than
-fp32 contiguous. Variants alternate within each round (A B C D A B C D ...) so that load from other
-processes falls on all alike; the medians are compared. A variant over 3x slower than fp32 stops
-being timed (an emulated bf16 can be 10x slower). ``--fresh`` probes again instead of reading the
+fp32 contiguous. Variants step in turn within each round (A B C D A B C D ...) so that load from
+other processes falls on all alike; each round's figure is a variant's median step and the table
+gives the median of the rounds. A variant over 3x slower than fp32 stops being timed after its
+warm-up (an emulated bf16 can be 10x slower). ``--fresh`` probes again instead of reading the
 cached probe. Exits 1 when the default is slower than fp32 beyond the noise tolerance.
 """
 
@@ -63,19 +64,16 @@ def main() -> int:
     rates: dict[tuple[bool, bool], list[float]] = {v: [] for v in variants}
     gave_up: set[tuple[bool, bool]] = set()
     for r in range(args.rounds):
+        # All variants step in turn within the round (the probe's own interleaving), median per variant.
+        timed = [v for v in variants if v not in gave_up]
+        seconds = precision.probe_timings(device, model_config, args.batch_size, timed, warmup=args.warmup,
+                                          steps=args.steps, max_seconds=None)
         line = []
-        base_s = None
-        for variant in variants:
-            if variant in gave_up:
-                continue
-            limit = None if base_s is None else base_s * precision.GIVE_UP_RATIO
-            seconds = precision.probe_step_time(device, model_config, args.batch_size, *variant, limit,
-                                                warmup=args.warmup, steps=args.steps)
-            if variant == precision.BASELINE:
-                base_s = seconds
-            if limit is not None and seconds > limit:
+        for variant in timed:
+            s = seconds[precision.variant_name(variant)]
+            if s > precision.GIVE_UP_RATIO * seconds[precision.variant_name(precision.BASELINE)]:
                 gave_up.add(variant)
-            rates[variant].append(args.batch_size / seconds)
+            rates[variant].append(args.batch_size / s)
             line.append(f"{precision.variant_name(variant)} {rates[variant][-1]:.0f}")
         print(f"round {r + 1}: " + ", ".join(line) + " images/s", flush=True)
 
