@@ -44,11 +44,7 @@ from tui_denoiser.core.inference import load_model  # noqa: E402
 from tui_denoiser.core.paths import DEFAULT_MODEL  # noqa: E402
 from tui_denoiser.core.precision import PrecisionChoice, choose_precision  # noqa: E402
 from tui_denoiser.core.sampling import final_images  # noqa: E402
-
-try:
-    from tui_denoiser.core.training import Trainer  # noqa: E402
-except ImportError:  # while core/training.py becomes the core/training/ package
-    from tui_denoiser.core.training.trainer import Trainer  # type: ignore[no-redef]  # noqa: E402
+from tui_denoiser.core.training import Trainer  # noqa: E402
 
 DRY_STEPS = 3  # optimizer steps of each training row in a dry run
 DRY_BATCH = 32
