@@ -174,7 +174,8 @@ def load_judge(path: str | Path, device: str | torch.device = "cpu") -> Judge:
         raise CheckpointError(f"{path}: its weights do not fit its judge config") from exc
     nets.load_weights(net, payload, path, "judge")
     return Judge(kind, net.to(device).eval(), held_out=kind in HELD_OUT,
-                 test_accuracy=nets.number(payload, "test_accuracy"), stored_floor=nets.number(payload, "frechet_floor"))
+                 test_accuracy=nets.number(payload, "test_accuracy"),
+                 stored_floor=nets.number(payload, "frechet_floor"))
 
 
 def shipped_judges(classifier, device: str | torch.device = "cpu") -> list[Judge]:
@@ -272,7 +273,8 @@ def train_judge(kind: str, data_dir: str | Path, out_path: str | Path | None, *,
 def _main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description="Train a held-out judge of sample quality.")
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}",
+                                     description="Train a held-out judge of sample quality.")
     parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--data-dir", required=True, help="folder holding MNIST/raw/")
     parser.add_argument("--out", required=True)

@@ -4,8 +4,8 @@ Readable top to bottom: set up (device, seed, data, model, optimizer, EMA, resum
 draw shuffled batches by index from the resident uint8 tensors, noise them, regress the clean image
 (:meth:`Trainer._step`), report throttled step updates -> at epoch end validate, preview, report the loss
 per noise level (:mod:`.sigma_bins`) and the quality evaluation (:mod:`.monitor`), checkpoint
-(:mod:`.state`). It checks the stop and pause events every
-step, never prints, and turns every failure into a :class:`Failed` event.
+(:mod:`.state`). It checks the stop and pause events every step, never prints, and turns every failure
+into a :class:`Failed` event. What it reports, and when, is :mod:`.reporting`.
 """
 
 from __future__ import annotations
@@ -249,14 +249,15 @@ class Trainer(Reporting):
         """A new epoch's permutation, or the saved place in the epoch a resume continues."""
         position = self.resume_position
         self.resume_position = None
-        self.sigma_bins.load_state(position if self.dist.is_main else None)  # a resumed epoch keeps its bins (summed: once)
+        # A resumed epoch keeps its loss-by-sigma bins (rank 0 alone, so they are summed once).
+        self.sigma_bins.load_state(position if self.dist.is_main else None)
         lr = self.optimizer.param_groups[0]["lr"]
         if position is not None:
             return EpochState(position["perm"].to(self.device, torch.long), int(position["step_in_epoch"]),
-                          torch.tensor(float(position["loss_sum"]), device=self.device), int(position["loss_count"]),
-                          lr)
+                              torch.tensor(float(position["loss_sum"]), device=self.device),
+                              int(position["loss_count"]), lr)
         return EpochState(torch.randperm(self.train_x.shape[0], generator=self.cpu_gen).to(self.device), 0,
-                      torch.zeros((), device=self.device), 0, lr)
+                          torch.zeros((), device=self.device), 0, lr)
 
     def _train_epoch(self, epoch: int, at: EpochState, steps_per_epoch: int, clock: RunClock) -> bool:
         """Steps from ``at.step`` to the epoch's end; True when a stop (or ``max_steps``) came first."""
