@@ -1,4 +1,4 @@
-"""Compared runs read from their metrics.jsonl (core/run_compare.py) and the GPU panel's formatting."""
+"""Compared runs read from their metrics.jsonl (core/runs/compare.py) and the GPU panel's formatting."""
 
 from __future__ import annotations
 

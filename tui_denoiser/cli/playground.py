@@ -27,7 +27,7 @@ def add_commands(sub) -> None:
         parser.add_argument("--device", choices=DEVICES, default="cpu")
 
     editing = ("Edits use the model's steps and guidance with the stochastic sampler (the SDE of SDEdit; "
-               "README 'Playground') unless --sampler names another.")
+               "docs/playground.md) unless --sampler names another.")
     edit = sub.add_parser("edit", help="noise your digit to a level, then denoise it to a digit (SDEdit)",
                           description="Noise each image to --sigma, then denoise it to --digit. " + editing)
     edit.add_argument("--image", required=True, help="PNG (any size, white digit on black) or .npy uint8 (N,28,28)")

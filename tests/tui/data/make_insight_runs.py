@@ -2,7 +2,7 @@
 
     PYTHONPATH=tests python tests/tui/data/make_insight_runs.py
 
-Two runs on the tiny synthetic IDX digits of tests/idx.py (8 steps an epoch, previews on, 5 samples a
+Two runs on the tiny synthetic IDX digits of tests/helpers/idx.py (8 steps an epoch, previews on, 5 samples a
 digit per evaluation): ``run-a`` (6 epochs) and ``run-b`` (4 epochs, another learning rate), to watch
 and to compare. Only their ``metrics.jsonl`` is kept, with the temporary folder in paths replaced.
 """
