@@ -52,7 +52,7 @@ def baseline_sample(model, labels, *, sampler, steps, sigma_max, sigma_min, seed
     for k in range(steps):
         sigma, nxt = levels[k], levels[k + 1]
         d = model(x, torch.full((1, 1, 1, 1), sigma), labels_t).float()
-        if sampler == "original":
+        if sampler == "seed":
             x = d
         elif sampler == "euler" or nxt == 0:
             x = d + (nxt / sigma) * (x - d)

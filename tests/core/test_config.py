@@ -16,12 +16,19 @@ from tui_denoiser.core.errors import ConfigError, UserError
 def test_defaults_and_recipes_validate():
     ModelConfig().validate()
     TrainConfig().validate()
-    assert {"original", "edm"} <= set(RECIPES)
+    assert {"original", "seed", "edm"} <= set(RECIPES)
     for recipe in RECIPES.values():
         recipe.model.validate()
         recipe.train.validate()
-    # The original recipe is the training default.
-    assert RECIPES["original"].model == ModelConfig() and RECIPES["original"].train == TrainConfig()
+    # The dataclass defaults are the seed's literal reading; the original recipe changes only what the
+    # seed leaves open (the levels' scale, T, how the level enters, the normalisation statistics).
+    assert RECIPES["seed"].train == TrainConfig()
+    assert RECIPES["seed"].model == ModelConfig(conditioning="planes")
+    original = RECIPES["original"]
+    assert (original.train.batch_size, original.train.lr, original.train.epochs) == (128, 1e-4, 30)
+    assert (original.train.step_size, original.train.gamma) == (10, 0.5)
+    assert original.train.noise == "geometric-batch" and original.model.norm == "batch"
+    assert original.model.embed_dim == 64 and not original.model.skip_connections
 
 
 def test_config_error_is_a_user_error():

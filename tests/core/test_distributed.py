@@ -80,7 +80,7 @@ def test_sync_batchnorm_keeps_the_models_parameters_and_checkpoint_keys():
     from tui_denoiser.core.training.distributed import _sync_batchnorm_in_place
     from tui_denoiser.core.model import ConditionalDenoiser
 
-    model = ConditionalDenoiser(RECIPES["original"].model)
+    model = ConditionalDenoiser(RECIPES["seed"].model)
     params = [id(p) for p in model.parameters()]
     keys = list(model.state_dict())
     _sync_batchnorm_in_place(model)
@@ -88,4 +88,4 @@ def test_sync_batchnorm_keeps_the_models_parameters_and_checkpoint_keys():
     assert not any(type(m) is torch.nn.BatchNorm2d for m in model.modules())
     assert [id(p) for p in model.parameters()] == params
     assert list(model.state_dict()) == keys
-    ConditionalDenoiser(RECIPES["original"].model).load_state_dict(model.state_dict())
+    ConditionalDenoiser(RECIPES["seed"].model).load_state_dict(model.state_dict())

@@ -42,7 +42,7 @@ def _calls(sampler, k):
 
 
 def test_sampler_names_have_descriptions():
-    assert set(SAMPLERS) == {"original", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn"}
+    assert set(SAMPLERS) == {"seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn"}
     assert tuple(SAMPLERS) == SAMPLER_NAMES  # the names config.py offers before torch loads
     assert all(isinstance(s.description, str) and s.description and "\n" not in s.description
                for s in SAMPLERS.values())
@@ -70,7 +70,7 @@ def test_frames_shapes_sigmas_and_calls(edm_model, sampler, guidance):
 
 
 def test_original_sampler_visits_t_over_T(model):
-    frames = list(_sample(model, [1], sampler="original", steps=5, sigma_max=1.0, seed=0))
+    frames = list(_sample(model, [1], sampler="seed", steps=5, sigma_max=1.0, seed=0))
     assert [round(f.sigma, 6) for f in frames] == [1.0, 0.8, 0.6, 0.4, 0.2, 0.0]
     assert frames[-1].model_calls == 5
 
@@ -95,7 +95,7 @@ def test_a_seed_reproduces_and_different_seeds_differ(model, sampler):
 def test_guidance_one_is_the_plain_conditional_model(model):
     labels = torch.tensor([3, 8])
     steps = 4
-    got = final_images(_sample(model, labels, sampler="original", steps=steps, sigma_max=1.0, seed=5, guidance=1.0))
+    got = final_images(_sample(model, labels, sampler="seed", steps=steps, sigma_max=1.0, seed=5, guidance=1.0))
     x = torch.randn((2, 1, 28, 28), generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         for t in range(steps, 0, -1):
@@ -106,7 +106,7 @@ def test_guidance_one_is_the_plain_conditional_model(model):
 def test_guidance_mixes_conditional_and_null_predictions(model):
     labels = torch.tensor([4, 6])
     w = 3.0
-    got = final_images(_sample(model, labels, sampler="original", steps=2, sigma_max=1.0, seed=9, guidance=w))
+    got = final_images(_sample(model, labels, sampler="seed", steps=2, sigma_max=1.0, seed=9, guidance=w))
     x = torch.randn((2, 1, 28, 28), generator=torch.Generator().manual_seed(9))
     null = torch.full_like(labels, model.null_label)
     with torch.no_grad():
@@ -115,7 +115,7 @@ def test_guidance_mixes_conditional_and_null_predictions(model):
             cond, uncond = model(x, level, labels), model(x, level, null)
             x = uncond + w * (cond - uncond)
     assert torch.allclose(got, x, atol=1e-4)
-    plain = final_images(_sample(model, labels, sampler="original", steps=2, sigma_max=1.0, seed=9))
+    plain = final_images(_sample(model, labels, sampler="seed", steps=2, sigma_max=1.0, seed=9))
     assert not torch.allclose(got, plain, atol=1e-3)
 
 
@@ -213,7 +213,7 @@ def _pinned_runs():
         yield f"edm-{name}", lambda name=name: _sample(edm, [1, 7], sampler=name, steps=5, sigma_max=80.0,
                                                       sigma_min=0.002, seed=3, guidance=2.0, grid="karras",
                                                       guidance_interval=(0.3, 10.0))
-    yield "direct-original-matched", lambda: _sample(direct, [2, 5], sampler="original", steps=4, sigma_max=1.0,
+    yield "direct-original-matched", lambda: _sample(direct, [2, 5], sampler="seed", steps=4, sigma_max=1.0,
                                                      sigma_min=0.25, seed=4, grid="linear", start="matched")
     yield "direct-euler-linear-guided", lambda: _sample(direct, [2, 5], sampler="euler", steps=3, sigma_max=1.0,
                                                         sigma_min=0.25, seed=6, grid="linear", guidance=3.0)

@@ -22,9 +22,9 @@ def test_edm_models_without_label_dropout_are_never_guided():
     assert got.sampler == "dpm2m-churn" and got.guidance == 1.0 and got.guidance_interval is None and not got.guided
 
 
-def test_the_original_recipe_samples_its_training_levels():
+def test_the_seed_recipe_samples_its_training_levels():
     got = default_sampling(ModelConfig(), TrainConfig(noise_levels=8))
-    assert got == SamplingConfig(sampler="original", steps=8, guidance=1.0, guidance_interval=None, start="pure",
+    assert got == SamplingConfig(sampler="seed", steps=8, guidance=1.0, guidance_interval=None, start="pure",
                                  grid="linear", sigma_min=1 / 8, sigma_max=1.0)
 
 
@@ -65,5 +65,5 @@ def test_sampling_config_round_trips_through_a_dict():
 
 
 def test_sampler_names_and_sigma_data_are_written_once():
-    assert SAMPLER_NAMES == ("original", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn")
+    assert SAMPLER_NAMES == ("seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn")
     assert ModelConfig().sigma_data == SIGMA_DATA == 0.6162

@@ -142,7 +142,7 @@ def test_edit_rejects_bad_digits(loaded, digits):
 
 
 # -- inpainting ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("sampler", ["dpm2m", "stochastic", "heun", "euler", "original"])
+@pytest.mark.parametrize("sampler", ["dpm2m", "stochastic", "heun", "euler", "seed"])
 def test_inpaint_keeps_known_pixels_bit_identical(loaded, digits, sampler):
     mask = np.zeros((28, 28), dtype=bool)
     mask[14:] = True

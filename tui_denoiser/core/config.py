@@ -17,23 +17,33 @@ DATASETS = ("mnist", "fashion-mnist")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 NORMS = ("batch", "group")
 PARAMETERIZATIONS = ("direct", "edm")
+# How the label and the noise level enter the network: FiLM (a per-channel scale and shift in every
+# block), or "planes": two extra input channels, a learned 28x28 plane from the label embedding and a
+# constant plane holding the noise level (the seed's literal reading).
+CONDITIONINGS = ("film", "planes")
 # How training draws noise levels:
-#   discrete-batch: one step t of T per batch, sigma = t/T (the original recipe)
+#   discrete-batch: one step t of T per batch, sigma = t/T (the seed's literal reading)
 #   discrete:       one step t per sample
+#   geometric-batch: one step t of T per batch, t/T placed on a log scale from sigma_min to sigma_max,
+#                   so the top level is pure noise (the original recipe)
+#   geometric:      the same levels, one step t per sample
 #   continuous:     sigma ~ U(0, 1] per sample
 #   edm:            log-normal sigma per sample (EDM, Karras et al. 2022), with EDM's loss weighting
-NOISE_MODES = ("discrete-batch", "discrete", "continuous", "edm")
+NOISE_MODES = ("discrete-batch", "discrete", "geometric-batch", "geometric", "continuous", "edm")
+PER_BATCH = {"discrete-batch": "discrete", "geometric-batch": "geometric"}  # one level a batch -> per sample
 # The standard deviation of MNIST scaled to [-1, 1]: EDM's preconditioning and the matched start use it.
 SIGMA_DATA = 0.6162
 # Every sampler core/sampling.py implements (its registry is checked against this list), known here so
 # that forms and the CLI can offer them before torch loads.
-SAMPLER_NAMES = ("original", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn")
+SAMPLER_NAMES = ("seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn")
 # dpm2m-churn: at the levels in CHURN_LEVELS, raise sigma by the factor 1 + CHURN_GAMMA with fresh noise
 # before the step (EDM's S_churn), which cleans up the isolated specks deterministic steps leave there.
 CHURN_GAMMA = 0.4
 CHURN_LEVELS = (0.01, 0.15)
 STARTS = ("pure", "matched")  # starting noise: sigma_max * N(0,1), or the spread training inputs have there
-GRIDS = ("linear", "karras")  # noise levels: sigma_max * k/K, or EDM's rho=7 spacing down to sigma_min
+# A sampler's noise levels: sigma_max * k/K; EDM's rho=7 spacing down to sigma_min; or log-spaced from
+# sigma_max down to sigma_min (the original recipe's training levels when K = T).
+GRIDS = ("linear", "karras", "geometric")
 MAX_SAMPLING_STEPS = 1000
 MAX_GUIDANCE = 20.0
 MAX_EVAL_PER_DIGIT = 1000  # in-training evaluation: beyond this it would stall training
@@ -57,6 +67,20 @@ def _is_number(value: Any) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an int beyond float range (from_dict of a JSON/checkpoint value)
         return False
+
+
+def grid_levels(grid: str, count: int, sigma_min: float, sigma_max: float) -> list[float]:
+    """``count`` noise levels from ``sigma_max`` down, on one of :data:`GRIDS`: the one definition of
+    the grids, for training (:meth:`TrainConfig.levels`), the samplers and the call counter."""
+    k = count
+    if grid == "linear":
+        return [sigma_max * (k - i) / k for i in range(k)]
+    if k == 1:
+        return [sigma_max]
+    if grid == "geometric":
+        return [sigma_max * (sigma_min / sigma_max) ** (i / (k - 1)) for i in range(k)]
+    lo, hi = sigma_min ** (1 / 7), sigma_max ** (1 / 7)
+    return [(hi + i / (k - 1) * (lo - hi)) ** 7 for i in range(k)]
 
 
 class _Config:
@@ -101,6 +125,8 @@ class ModelConfig(_Config):
     res_blocks: int = 0
     parameterization: str = "direct"
     sigma_data: float = SIGMA_DATA  # used by the EDM parameterization
+    conditioning: str = "film"
+    norm_levels: int = 0  # > 0: BatchNorm keeps running statistics per training level (LevelBatchNorm2d)
 
     def validate(self) -> None:
         _check(_is_int(self.num_classes) and 2 <= self.num_classes <= 1000,
@@ -121,6 +147,13 @@ class ModelConfig(_Config):
         _check(self.parameterization in PARAMETERIZATIONS,
                f"parameterization must be one of {', '.join(PARAMETERIZATIONS)}, got {self.parameterization!r}",
                "parameterization", self.parameterization)
+        _check(_is_int(self.norm_levels) and 0 <= self.norm_levels <= 1000,
+               f"norm_levels must be an integer in 0..1000, got {self.norm_levels!r}", "norm_levels", self.norm_levels)
+        _check(self.norm_levels == 0 or self.norm == "batch", "norm_levels needs batch norm", "norm_levels",
+               self.norm_levels)
+        _check(self.conditioning in CONDITIONINGS,
+               f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {self.conditioning!r}",
+               "conditioning", self.conditioning)
         _check(_is_number(self.sigma_data) and self.sigma_data > 0,
                f"sigma_data must be a positive number, got {self.sigma_data!r}", "sigma_data", self.sigma_data)
 
@@ -164,6 +197,17 @@ class TrainConfig(_Config):
         if isinstance(data, dict) and "steps" in data and "noise_levels" not in data:  # checkpoints before the rename
             data = {("noise_levels" if key == "steps" else key): value for key, value in data.items()}
         return super().from_dict(data)
+
+    def levels(self) -> list[float] | None:
+        """The T training levels sigma_t for t = 1..T (ascending) of the discrete and geometric modes;
+        None where training draws sigma from a continuous distribution."""
+        if self.noise in ("discrete-batch", "discrete"):
+            grid = "linear"
+        elif self.noise in ("geometric-batch", "geometric"):
+            grid = "geometric"
+        else:
+            return None
+        return grid_levels(grid, self.noise_levels, self.sigma_min, self.sigma_max)[::-1]
 
     def validate(self) -> None:
         _check(self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}",
@@ -226,7 +270,7 @@ class SamplingConfig(_Config):
     ``guidance_interval`` (low, high) guides only at noise levels inside it (None: at every level).
     """
 
-    sampler: str = "original"
+    sampler: str = "seed"
     steps: int = 10
     guidance: float = 1.0
     guidance_interval: tuple[float, float] | None = None
@@ -234,6 +278,12 @@ class SamplingConfig(_Config):
     grid: str = "karras"
     sigma_min: float = 0.1
     sigma_max: float = 1.0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        if isinstance(data, dict) and data.get("sampler") == "original":  # files from before the seed recipe
+            data = {**data, "sampler": "seed"}
+        return super().from_dict(data)
 
     @property
     def guided(self) -> bool:
@@ -273,10 +323,26 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+# The original recipe's noise levels: T = 20 steps t/T on a log scale from 0.01 to 80, where the image is
+# pure noise (MNIST's own spread in [-1, 1] is SIGMA_DATA); its sampler visits the same 20 levels.
+ORIGINAL_LEVELS = 20
+ORIGINAL_SIGMA_MIN = 0.01
+ORIGINAL_SIGMA_MAX = 80.0
+
 RECIPES: dict[str, Recipe] = {
     "original": Recipe(
         "original",
-        "The original design: plain encoder/decoder, one noise level t/T per batch, sigma up to 1.",
+        "The seed's design at its best: plain BatchNorm encoder/decoder with FiLM, one step t of T=20 per batch "
+        "on a log scale up to pure noise, BatchNorm statistics per level, EDM scaling, MSE, Adam 1e-4.",
+        model=ModelConfig(parameterization="edm", norm_levels=ORIGINAL_LEVELS),
+        train=TrainConfig(noise="geometric-batch", noise_levels=ORIGINAL_LEVELS, sigma_min=ORIGINAL_SIGMA_MIN,
+                          sigma_max=ORIGINAL_SIGMA_MAX),
+    ),
+    "seed": Recipe(
+        "seed",
+        "The seed's code as written: label and level as input planes, one level t/T per batch, sigma up to 1, "
+        "x <- D(x) sampling. The yardstick.",
+        model=ModelConfig(conditioning="planes"),
     ),
     "edm": Recipe(
         "edm",

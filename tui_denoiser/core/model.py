@@ -21,6 +21,7 @@ which carries the input to the output so lightly noised images stay intact.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -31,8 +32,57 @@ from tui_denoiser.core.config import ModelConfig
 NOISE_FEATURES = 16
 
 
-def _norm(kind: str, channels: int) -> nn.Module:
-    return nn.BatchNorm2d(channels) if kind == "batch" else nn.GroupNorm(8, channels)
+class Cond(NamedTuple):
+    """What every block is conditioned on: the FiLM vector (None with input planes) and, for
+    level-wise BatchNorm, each sample's position on the training levels (None otherwise)."""
+
+    vector: torch.Tensor | None
+    level_position: torch.Tensor | None
+
+
+class LevelBatchNorm2d(nn.Module):
+    """BatchNorm whose running statistics are kept per training noise level.
+
+    The original recipe draws one noise level per batch, so each training batch is normalised with the
+    statistics of one level. Plain BatchNorm then keeps running averages over whichever levels came last,
+    and in eval mode normalises every level with them: the network sees statistics it never trained
+    with. Here eval mode normalises a sample at level t with level t's own running statistics (between
+    two training levels: interpolated in log sigma), which is what the training batches at t used.
+    """
+
+    def __init__(self, channels: int, levels: int, eps: float = 1e-5, momentum: float = 0.1):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("level_mean", torch.zeros(levels, channels))
+        self.register_buffer("level_var", torch.ones(levels, channels))
+
+    def forward(self, x: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            rows = position.round().long()
+            row = int(rows[0])
+            if bool((rows != row).any()):
+                raise ValueError("level-wise BatchNorm trains on one noise level per batch")
+            # F.batch_norm updates the running statistics it is given in place: this level's row.
+            return F.batch_norm(x, self.level_mean[row], self.level_var[row], self.weight, self.bias, True,
+                                self.momentum, self.eps)
+        lo = position.floor().long().clamp(0, self.level_mean.shape[0] - 1)
+        hi = (lo + 1).clamp(max=self.level_mean.shape[0] - 1)
+        frac = (position - lo.to(position.dtype)).clamp(0, 1)[:, None]
+        mean = torch.lerp(self.level_mean[lo], self.level_mean[hi], frac)
+        var = torch.lerp(self.level_var[lo], self.level_var[hi], frac)
+        if bool((position == position[0]).all()):  # one level (every sampler step): the fused kernel
+            return F.batch_norm(x, mean[0], var[0], self.weight, self.bias, False, 0.0, self.eps)
+        scale = self.weight[None, :] * (var + self.eps).rsqrt()
+        shift = self.bias[None, :] - mean * scale
+        return x * scale[:, :, None, None].to(x.dtype) + shift[:, :, None, None].to(x.dtype)
+
+
+def _norm(kind: str, channels: int, levels: int) -> nn.Module:
+    if kind == "group":
+        return nn.GroupNorm(8, channels)
+    return LevelBatchNorm2d(channels, levels) if levels else nn.BatchNorm2d(channels)
 
 
 class FiLMBlock(nn.Module):
@@ -40,45 +90,46 @@ class FiLMBlock(nn.Module):
     ``cond_dim`` is 0: the plain block of the "planes" conditioning)."""
 
     def __init__(self, cin: int, cout: int, cond_dim: int, norm: str, *, kernel: int = 3, stride: int = 1,
-                 transposed: bool = False):
+                 transposed: bool = False, levels: int = 0):
         super().__init__()
         padding = 1
         if transposed:
             self.conv: nn.Module = nn.ConvTranspose2d(cin, cout, kernel, stride, padding)
         else:
             self.conv = nn.Conv2d(cin, cout, kernel, stride, padding)
-        self.norm = _norm(norm, cout)
+        self.norm = _norm(norm, cout, levels)
         self.film = nn.Linear(cond_dim, 2 * cout) if cond_dim else None
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-        h = self.norm(self.conv(x))
+    def forward(self, x: torch.Tensor, cond: Cond) -> torch.Tensor:
+        h = self.conv(x)
+        h = self.norm(h, cond.level_position) if isinstance(self.norm, LevelBatchNorm2d) else self.norm(h)
         if self.film is None:
             return F.relu(h)
-        scale, shift = self.film(cond)[:, :, None, None].chunk(2, dim=1)
+        scale, shift = self.film(cond.vector)[:, :, None, None].chunk(2, dim=1)
         return F.relu(h * (1 + scale) + shift)
 
 
 class ResBlock(nn.Module):
     """Two 3x3 FiLM blocks with an identity path (used only when ``res_blocks > 0``)."""
 
-    def __init__(self, channels: int, cond_dim: int, norm: str):
+    def __init__(self, channels: int, cond_dim: int, norm: str, levels: int = 0):
         super().__init__()
-        self.a = FiLMBlock(channels, channels, cond_dim, norm)
-        self.b = FiLMBlock(channels, channels, cond_dim, norm)
+        self.a = FiLMBlock(channels, channels, cond_dim, norm, levels=levels)
+        self.b = FiLMBlock(channels, channels, cond_dim, norm, levels=levels)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: Cond) -> torch.Tensor:
         return x + self.b(self.a(x, cond), cond)
 
 
 class _Stage(nn.Module):
     """One block followed by ``res_blocks`` residual blocks at the same resolution."""
 
-    def __init__(self, first: FiLMBlock, channels: int, cond_dim: int, norm: str, res_blocks: int):
+    def __init__(self, first: FiLMBlock, channels: int, cond_dim: int, norm: str, res_blocks: int, levels: int = 0):
         super().__init__()
         self.first = first
-        self.res = nn.ModuleList(ResBlock(channels, cond_dim, norm) for _ in range(res_blocks))
+        self.res = nn.ModuleList(ResBlock(channels, cond_dim, norm, levels) for _ in range(res_blocks))
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: Cond) -> torch.Tensor:
         x = self.first(x, cond)
         for block in self.res:
             x = block(x, cond)
@@ -107,18 +158,38 @@ class ConditionalDenoiser(nn.Module):
         self.register_buffer("noise_freqs", torch.exp(torch.linspace(0.0, math.log(64.0), NOISE_FEATURES // 2)),
                              persistent=False)
         # Residual blocks sit at 14x14 and 7x7 only: capacity where it is cheap, so CPU sampling stays fast.
-        self.enc1 = _Stage(FiLMBlock(3 if planes else 1, c1, cond_dim, n), c1, cond_dim, n, 0)
-        self.enc2 = _Stage(FiLMBlock(c1, c2, cond_dim, n, kernel=4, stride=2), c2, cond_dim, n, r)
-        self.enc3 = _Stage(FiLMBlock(c2, c3, cond_dim, n, kernel=4, stride=2), c3, cond_dim, n, r)
+        lv = config.norm_levels
+        if lv:  # the training levels' sigmas, ascending: set by the trainer, saved with the weights
+            self.register_buffer("norm_sigmas", torch.ones(lv))
+        self.enc1 = _Stage(FiLMBlock(3 if planes else 1, c1, cond_dim, n, levels=lv), c1, cond_dim, n, 0, lv)
+        self.enc2 = _Stage(FiLMBlock(c1, c2, cond_dim, n, kernel=4, stride=2, levels=lv), c2, cond_dim, n, r, lv)
+        self.enc3 = _Stage(FiLMBlock(c2, c3, cond_dim, n, kernel=4, stride=2, levels=lv), c3, cond_dim, n, r, lv)
         skip = config.skip_connections
-        self.dec2 = _Stage(FiLMBlock(c3, c2, cond_dim, n, kernel=4, stride=2, transposed=True), c2, cond_dim, n, r)
-        self.dec1 = _Stage(FiLMBlock(c2 * (2 if skip else 1), c1, cond_dim, n, kernel=4, stride=2, transposed=True),
-                           c1, cond_dim, n, 0)
+        self.dec2 = _Stage(FiLMBlock(c3, c2, cond_dim, n, kernel=4, stride=2, transposed=True, levels=lv), c2,
+                           cond_dim, n, r, lv)
+        self.dec1 = _Stage(FiLMBlock(c2 * (2 if skip else 1), c1, cond_dim, n, kernel=4, stride=2, transposed=True,
+                                     levels=lv), c1, cond_dim, n, 0, lv)
         self.out = nn.Conv2d(c1 * (2 if skip else 1), 1, 3, padding=1)
 
     @property
     def null_label(self) -> int:
         return self.config.num_classes
+
+    def set_norm_levels(self, sigmas: torch.Tensor) -> None:
+        """Tell level-wise BatchNorm which sigma each of its rows belongs to (ascending)."""
+        self.norm_sigmas.copy_(torch.as_tensor(sigmas, dtype=torch.float32).sort().values)
+
+    def level_position(self, sigma: torch.Tensor) -> torch.Tensor | None:
+        """Each sample's fractional row on the training levels, linear in log sigma; None without them."""
+        if not self.config.norm_levels:
+            return None
+        logs = self.norm_sigmas.log()
+        s = sigma.float().clamp_min(1e-8).log().clamp(logs[0], logs[-1])
+        hi = torch.searchsorted(logs, s).clamp(1, logs.shape[0] - 1) if logs.shape[0] > 1 else torch.zeros_like(s, dtype=torch.long)
+        if logs.shape[0] == 1:
+            return torch.zeros_like(s)
+        lo = hi - 1
+        return lo.float() + (s - logs[lo]) / (logs[hi] - logs[lo]).clamp_min(1e-12)
 
     def _noise_features(self, c_noise: torch.Tensor) -> torch.Tensor:
         angles = c_noise[:, None] * self.noise_freqs[None, :]
@@ -132,15 +203,18 @@ class ConditionalDenoiser(nn.Module):
             return labels.to(self.label_embedding.weight.dtype) @ self.label_embedding.weight
         return self.label_embedding(labels)
 
-    def network(self, x: torch.Tensor, c_noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The raw network F: conv encoder/decoder conditioned on the label and ``c_noise``."""
+    def network(self, x: torch.Tensor, c_noise: torch.Tensor, labels: torch.Tensor,
+                sigma: torch.Tensor | None = None) -> torch.Tensor:
+        """The raw network F: conv encoder/decoder conditioned on the label and ``c_noise`` (``sigma``
+        places level-wise BatchNorm; it defaults to ``c_noise``, which is sigma for direct models)."""
+        position = self.level_position(c_noise if sigma is None else sigma)
         if self.config.conditioning == "planes":
             label_plane = self.label_plane(self.embed_labels(labels)).reshape(-1, 1, 28, 28).to(x.dtype)
             level_plane = c_noise.to(x.dtype)[:, None, None, None].expand(-1, 1, 28, 28)
-            x, cond = torch.cat([x, label_plane, level_plane], dim=1), None
+            x, cond = torch.cat([x, label_plane, level_plane], dim=1), Cond(None, position)
         else:
-            cond = torch.cat([self.embed_labels(labels), self._noise_features(c_noise).to(x.dtype)], dim=1)
-            cond = self.cond_mlp(cond)
+            vector = torch.cat([self.embed_labels(labels), self._noise_features(c_noise).to(x.dtype)], dim=1)
+            cond = Cond(self.cond_mlp(vector), position)
         h1 = self.enc1(x, cond)
         h2 = self.enc2(h1, cond)
         h = self.enc3(h2, cond)
@@ -170,7 +244,7 @@ class ConditionalDenoiser(nn.Module):
         c_out = s * sd / (s**2 + sd**2).sqrt()
         c_in = 1 / (s**2 + sd**2).sqrt()
         c_noise = sigma.clamp_min(1e-8).log() / 4
-        f = self.network((c_in * noisy).to(noisy.dtype), c_noise, labels)
+        f = self.network((c_in * noisy).to(noisy.dtype), c_noise, labels, sigma)
         return c_skip * noisy + c_out * f.float()
 
 

@@ -1,7 +1,9 @@
 """Noise levels: what training draws and which levels a sampler visits.
 
-Images live in [-1, 1] and ``noisy = clean + sigma * N(0, 1)``. The original recipe uses T discrete
-levels sigma_t = t/T (t = 1..T), one per batch, so it never sees sigma > 1. The EDM recipe draws a
+Images live in [-1, 1] and ``noisy = clean + sigma * N(0, 1)``. The seed recipe uses T discrete
+levels sigma_t = t/T (t = 1..T), one per batch, so it never sees sigma > 1 and never pure noise. The
+original recipe keeps one step t of T per batch but places t/T on a log scale from sigma_min to
+sigma_max (``TrainConfig.levels``), so its top level is pure noise. The EDM recipe draws a
 log-normal sigma per sample (reaching far beyond 1) and weights the loss by
 ``(sigma^2 + sigma_data^2) / (sigma * sigma_data)^2`` (Karras et al. 2022).
 """
@@ -10,18 +12,18 @@ from __future__ import annotations
 
 import torch
 
-from tui_denoiser.core.config import TrainConfig
+from tui_denoiser.core.config import PER_BATCH, TrainConfig, grid_levels
 
 
 def training_sigmas(cfg: TrainConfig, batch: int, *, device: torch.device | str,
                     generator: torch.Generator | None = None) -> torch.Tensor:
     """One noise level per sample, shape (batch,), drawn as ``cfg.noise`` says."""
-    if cfg.noise == "discrete-batch":
-        t = torch.randint(1, cfg.noise_levels + 1, (1,), device=device, generator=generator)
-        return (t.float() * (cfg.sigma_max / cfg.noise_levels)).expand(batch)
-    if cfg.noise == "discrete":
-        t = torch.randint(1, cfg.noise_levels + 1, (batch,), device=device, generator=generator)
-        return t.float() * (cfg.sigma_max / cfg.noise_levels)
+    levels = cfg.levels()
+    if levels is not None:
+        per_batch = cfg.noise in PER_BATCH
+        t = torch.randint(0, cfg.noise_levels, (1 if per_batch else batch,), device=device, generator=generator)
+        sigma = torch.tensor(levels, dtype=torch.float32, device=device)[t]
+        return sigma.expand(batch) if per_batch else sigma
     if cfg.noise == "continuous":
         u = torch.rand((batch,), device=device, generator=generator)
         return (1.0 - u) * cfg.sigma_max  # (0, sigma_max]
@@ -39,7 +41,7 @@ def loss_weights(cfg: TrainConfig, sigma: torch.Tensor, sigma_data: float) -> to
 
 
 def linear_sigmas(steps: int, sigma_max: float) -> torch.Tensor:
-    """``sigma_max * k/K`` for k = K..1: the original sampler's levels (t/T when K = T)."""
+    """``sigma_max * k/K`` for k = K..1: the seed sampler's levels (t/T when K = T)."""
     return torch.arange(steps, 0, -1, dtype=torch.float64) * (sigma_max / steps)
 
 

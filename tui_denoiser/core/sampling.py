@@ -25,7 +25,8 @@ from typing import Callable, Iterator, NamedTuple, Sequence
 
 import torch
 
-from tui_denoiser.core.config import CHURN_GAMMA, CHURN_LEVELS, SAMPLER_NAMES, SIGMA_DATA, SamplingConfig
+from tui_denoiser.core.config import (CHURN_GAMMA, CHURN_LEVELS, SAMPLER_NAMES, SIGMA_DATA, SamplingConfig,
+                                      grid_levels)
 from tui_denoiser.core.noise import karras_sigmas, linear_sigmas
 from tui_denoiser.core.threads import cpu_threads
 
@@ -44,9 +45,9 @@ class SampleStep:
 
 
 # -- the samplers -------------------------------------------------------------------------------------
-def sample_original(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
+def sample_seed(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
                     generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """The original design: x <- D(x, sigma) at each level."""
+    """The seed's literal sampler: x <- D(x, sigma) at each level, no re-noising."""
     for sigma in sigmas[:-1]:
         x = denoise(x, sigma)
         yield x
@@ -151,7 +152,7 @@ class Sampler(NamedTuple):
 
 
 SAMPLERS: dict[str, Sampler] = {
-    "original": Sampler(sample_original, "x <- D(x, sigma) once per level, T..1 (the original design)", "linear"),
+    "seed": Sampler(sample_seed, "x <- D(x, sigma) once per level, T..1 (the seed's sampler)", "linear"),
     "euler": Sampler(sample_euler, "deterministic Euler/DDIM step: x <- D + (sigma_next/sigma)(x - D)"),
     "heun": Sampler(sample_heun, "Euler with Heun's 2nd-order correction (EDM), 2K-1 model calls"),
     "stochastic": Sampler(sample_stochastic, "Euler-ancestral: denoise, then re-noise to sigma_next"),
@@ -166,11 +167,13 @@ assert tuple(SAMPLERS) == SAMPLER_NAMES, "config.SAMPLER_NAMES must list every s
 def sigma_schedule(config: SamplingConfig) -> list[float]:
     """The K levels a sampler visits, then 0."""
     grid = SAMPLERS[config.sampler].grid or config.grid
+    # The linear and karras grids in torch's float64, as the pinned images were made; each agrees with
+    # config.grid_levels to rounding (tests/core/test_noise.py).
     if grid == "linear":
-        sigmas = linear_sigmas(config.steps, config.sigma_max)
-    else:
-        sigmas = karras_sigmas(config.steps, config.sigma_min, config.sigma_max)
-    return [float(s) for s in sigmas] + [0.0]
+        return [float(s) for s in linear_sigmas(config.steps, config.sigma_max)] + [0.0]
+    if grid == "karras":
+        return [float(s) for s in karras_sigmas(config.steps, config.sigma_min, config.sigma_max)] + [0.0]
+    return grid_levels(grid, config.steps, config.sigma_min, config.sigma_max) + [0.0]
 
 
 class GuidedDenoiser:

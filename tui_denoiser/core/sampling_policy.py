@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui_denoiser.core.config import CHURN_GAMMA, CHURN_LEVELS, ModelConfig, SamplingConfig, TrainConfig
+from tui_denoiser.core.config import CHURN_GAMMA, CHURN_LEVELS, ModelConfig, SamplingConfig, TrainConfig, grid_levels
 
 # The best settings measured for EDM models (README "Sample quality"): DPM-Solver++(2M) at 14 steps,
 # guided at 1.5 (models trained with label dropout) only at the middle noise levels, where guidance buys accuracy without the loss of
@@ -25,19 +25,28 @@ EDM_STEPS = 14
 GUIDANCE = 1.5
 GUIDANCE_INTERVAL = (0.3, 10.0)
 
+# The original recipe samples over its own training levels with a step that re-noises (see
+# docs/models.md for the comparison of samplers that chose it).
+ORIGINAL_SAMPLER = "euler"
+
 KEEP: Any = object()  # resolve_sampling's "not given" for guidance_interval, where None means "every level"
 
 
 def default_sampling(model_config: ModelConfig, train_config: TrainConfig) -> SamplingConfig:
-    """The model's best sampling: dpm2m for EDM models (guided when trained with label dropout); the
-    original design's sampler for the original recipe (x <- D(x) once per training level t/T)."""
+    """The model's best sampling: for the original recipe, its sampler over its own T training levels;
+    dpm2m-churn for EDM models (guided when trained with label dropout); the seed's x <- D(x) once per
+    level t/T for the seed recipe."""
     guided = train_config.label_dropout > 0  # only then did the model learn the null label
+    levels = train_config.noise_levels
+    if train_config.noise in ("geometric-batch", "geometric"):
+        return SamplingConfig(sampler=ORIGINAL_SAMPLER, steps=levels, guidance=GUIDANCE if guided else 1.0,
+                              guidance_interval=None, start="pure", grid="geometric",
+                              sigma_min=train_config.sigma_min, sigma_max=train_config.sigma_max)
     if model_config.parameterization == "edm":
         return SamplingConfig(sampler=EDM_SAMPLER, steps=EDM_STEPS, guidance=GUIDANCE if guided else 1.0,
                               guidance_interval=GUIDANCE_INTERVAL if guided else None, start="pure",
                               grid="karras", sigma_min=train_config.sigma_min, sigma_max=train_config.sigma_max)
-    levels = train_config.noise_levels
-    return SamplingConfig(sampler="original", steps=levels, guidance=GUIDANCE if guided else 1.0,
+    return SamplingConfig(sampler="seed", steps=levels, guidance=GUIDANCE if guided else 1.0,
                           guidance_interval=None, start="pure", grid="linear",
                           sigma_min=train_config.sigma_max / levels, sigma_max=train_config.sigma_max)
 
@@ -75,7 +84,7 @@ EDIT_SAMPLER = "stochastic"
 def editing_sampling(defaults: SamplingConfig) -> SamplingConfig:
     """How the playground edits and inpaints with a model whose own sampling is ``defaults``: its steps,
     guidance and levels with the stochastic sampler (the original design's sampler stays its own)."""
-    if defaults.sampler == "original":
+    if defaults.sampler == "seed":
         return defaults
     return defaults.replace(sampler=EDIT_SAMPLER)
 
@@ -100,13 +109,8 @@ def count_model_calls(config: SamplingConfig) -> int:
     The same levels as ``sampling.sigma_schedule``; a test checks this against the samplers' own count.
     """
     k = config.steps
-    if config.sampler == "original" or config.grid == "linear":
-        sigmas = [config.sigma_max * (k - i) / k for i in range(k)]
-    elif k == 1:
-        sigmas = [config.sigma_max]
-    else:
-        lo, hi = config.sigma_min ** (1 / 7), config.sigma_max ** (1 / 7)
-        sigmas = [(hi + i / (k - 1) * (lo - hi)) ** 7 for i in range(k)]
+    grid = "linear" if config.sampler == "seed" else config.grid
+    sigmas = grid_levels(grid, k, config.sigma_min, config.sigma_max)
 
     def cost(sigma: float) -> int:
         if config.guidance == 1:
@@ -137,7 +141,7 @@ def within_budget(defaults: SamplingConfig, max_calls: int, *, guided: bool | No
         raise ConfigError(f"{{field}} must be a positive integer, got {max_calls!r}", field="max_calls", value=max_calls)
     if count_model_calls(defaults) <= max_calls:
         return defaults
-    edm = defaults.grid == "karras" and defaults.sampler != "original" if edm is None else edm
+    edm = defaults.grid == "karras" and defaults.sampler != "seed" if edm is None else edm
     guided = defaults.guided if guided is None else guided
     if not edm:
         return defaults.replace(steps=max(1, max_calls // (2 if defaults.guided else 1)))

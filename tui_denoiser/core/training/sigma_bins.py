@@ -25,13 +25,14 @@ CONTINUOUS_LOW = 0.01  # continuous noise: bins from sigma_max/100 (the 1 % belo
 def sigma_bins(cfg: TrainConfig) -> tuple[list[float], list[float]]:
     """(centres, edges) of the run's noise-level bins, ascending; ``len(edges) == len(centres) + 1``.
 
-    Discrete noise (the original recipe): a bin per level t/T, edges at the geometric midpoints. Else
+    Discrete or geometric levels (the seed and original recipes): a bin per level, edges at the
+    geometric midpoints. Else
     ``LOG_BINS`` log-spaced bins over the config's range (edm: sigma_min..sigma_max; continuous:
     sigma_max/100..sigma_max). Samples outside the range fall into the end bins.
     """
     levels = cfg.noise_levels
-    if cfg.noise in ("discrete-batch", "discrete") and levels <= MAX_LEVEL_BINS:
-        centres = [cfg.sigma_max * t / levels for t in range(1, levels + 1)]
+    if cfg.levels() is not None and levels <= MAX_LEVEL_BINS:
+        centres = cfg.levels()
         if levels == 1:
             return centres, [centres[0] / math.sqrt(2), centres[0] * math.sqrt(2)]
         inner = [math.sqrt(a * b) for a, b in zip(centres, centres[1:])]
