@@ -258,3 +258,6 @@ def test_resume_config_changes_only_what_a_resume_may_and_runs_on():
     assert resume_config(saved) == saved.replace(max_steps=None)
     assert resume_config(saved, epochs=9, max_steps=7, device="auto") == saved.replace(epochs=9, max_steps=7,
                                                                                       device="auto")
+    # The precision is how this machine runs the steps, not the recipe: a resume may decide it again.
+    assert resume_config(saved, bf16=True, channels_last=True) == saved.replace(max_steps=None, bf16=True,
+                                                                                channels_last=True)

@@ -14,17 +14,19 @@ from tui_denoiser.core.errors import CheckpointError, TrainingError
 
 
 def resume_config(saved: TrainConfig, *, epochs: int | None = None, max_steps: int | None = None,
-                  device: str | None = None) -> TrainConfig:
+                  device: str | None = None, bf16: bool | None = None,
+                  channels_last: bool | None = None) -> TrainConfig:
     """The config a resumed run continues with: the saved run's, with only what a resume may change.
 
-    ``epochs`` and ``device`` keep the saved values when None. ``max_steps`` is a budget of one
-    invocation, not of the run: a resume without one runs on to the run's last epoch.
+    ``epochs``, ``device``, ``bf16`` and ``channels_last`` keep the saved values when None (the
+    precision is how this machine runs the steps, not part of the recipe: a resume decides it again,
+    :mod:`tui_denoiser.core.precision`). ``max_steps`` is a budget of one invocation, not of the run:
+    a resume without one runs on to the run's last epoch.
     """
     changes: dict[str, Any] = {"max_steps": max_steps}
-    if epochs is not None:
-        changes["epochs"] = epochs
-    if device is not None:
-        changes["device"] = device
+    for name, value in (("epochs", epochs), ("device", device), ("bf16", bf16), ("channels_last", channels_last)):
+        if value is not None:
+            changes[name] = value
     return saved.replace(**changes)
 
 

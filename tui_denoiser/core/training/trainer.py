@@ -46,8 +46,8 @@ class Trainer(Reporting):
 
     ``resume=True`` continues from ``run_dir/last.pt`` exactly (epoch, position in the epoch, LR
     schedule, optimizer, EMA, RNG); a ``train_config`` passed with it may only change ``epochs``,
-    ``max_steps`` and ``device``. ``data`` (train images, train labels, test images, test labels as
-    uint8/int64 tensors) skips loading from ``data_dir``.
+    ``max_steps``, ``device`` and the precision (``bf16``, ``channels_last``). ``data`` (train images,
+    train labels, test images, test labels as uint8/int64 tensors) skips loading from ``data_dir``.
     """
 
     def __init__(self, model_config: ModelConfig | None = None, train_config: TrainConfig | None = None, *,
@@ -117,7 +117,8 @@ class Trainer(Reporting):
             if not self.data_dir_given and resume_payload.get("data_dir"):
                 self.data_dir = Path(resume_payload["data_dir"])  # the run's own data, unless told otherwise
             self.train_config = (resume_config(saved_train, epochs=passed.epochs, max_steps=passed.max_steps,
-                                               device=passed.device) if passed is not None
+                                               device=passed.device, bf16=passed.bf16,
+                                               channels_last=passed.channels_last) if passed is not None
                                  else resume_config(saved_train))
             if passed is not None:  # how a resumed run is evaluated may change too
                 self.train_config = self.train_config.replace(**eval_settings(passed))
