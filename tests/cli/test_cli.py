@@ -60,21 +60,21 @@ def test_train_writes_checkpoint_and_metrics_then_resumes(tmp_path, tiny_data_di
     assert events[-1]["global_step"] == 3 and events[-1]["stopped"] is True
     payload = load_checkpoint(run_dir / "last.pt")
     assert payload["model_config"]["channels"] == [8, 16, 16] and payload["train_config"]["seed"] == 1
-    # On a CPU the fast path (bf16 + channels-last) is on unless asked otherwise.
-    assert payload["train_config"]["bf16"] is True and payload["train_config"]["channels_last"] is True
+    # The precision is the core's choice (tests/cli/conftest.py fakes a probe where nothing pays: fp32).
+    assert payload["train_config"]["bf16"] is False and payload["train_config"]["channels_last"] is False
     err = capsys.readouterr().err
-    assert "(bf16 + channels-last)" in err
+    assert err.splitlines()[0].startswith("precision: ")
     assert "resume with: denoiser-tui train --resume" in err
 
     assert main(["train", "--resume", str(run_dir), "--max-steps", "5"]) == 0
     assert load_checkpoint(run_dir / "last.pt")["global_step"] == 5
     capsys.readouterr()
 
-    exact = tmp_path / "fp32"
-    assert main([*args[:4], str(exact), *args[5:], "--max-steps", "1", "--no-bf16"]) == 0
-    saved = load_checkpoint(exact / "last.pt")["train_config"]
-    assert saved["bf16"] is False and saved["channels_last"] is False
-    capsys.readouterr()
+    forced = tmp_path / "forced"
+    assert main([*args[:4], str(forced), *args[5:], "--max-steps", "1", "--bf16", "--channels-last"]) == 0
+    saved = load_checkpoint(forced / "last.pt")["train_config"]
+    assert saved["bf16"] is True and saved["channels_last"] is True
+    assert "(bf16 + channels-last)" in capsys.readouterr().err
 
     # The same folder again without --resume is refused.
     _one_error_line(capsys, main([*args, "--max-steps", "3"]), "already holds a run")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -74,15 +75,32 @@ def _train_configs(args: argparse.Namespace):
     model_changes = {"channels": args.channels, "res_blocks": args.res_blocks}
     model = recipe.model.replace(**{k: v for k, v in model_changes.items() if v is not None})
     train = recipe.train.replace(**{k: v for k, v in changes.items() if v is not None})
-    if args.bf16 is None and args.channels_last is None and not args.resume:
-        from tui_denoiser.core.devices import pick_device
-
-        if pick_device(train.device).type == "cpu":
-            # The CPU fast path: bf16 autocast (AMX) + channels-last, faster than the fp32 loop with the
-            # same losses and eval figures (docs/architecture.md, "Figures behind code choices");
-            # --no-bf16 keeps exact fp32.
-            train = train.replace(bf16=True, channels_last=True)
     return model, train
+
+
+def _say(line: str) -> None:
+    """One line on stderr, where the progress bar and its lines go."""
+    with _ignore_terminal_errors():
+        print(line, file=sys.stderr, flush=True)
+
+
+def _choose_precision(model_config, train_config, args: argparse.Namespace, *, quiet: bool = False):
+    """bf16 and channels-last for this run, from the core's one decision (the app takes the same):
+    ``--bf16``/``--no-bf16`` and ``--channels-last``/``--no-channels-last`` force them, the rest is
+    chosen from the hardware (a timed probe the first time on a machine, cached). Says what was
+    chosen and why in one line, and first that a probe runs, unless ``quiet``; returns the train
+    config with both set and the choice."""
+    from tui_denoiser.core.precision import choose_for_training
+
+    def probing(line: str) -> None:
+        if not quiet:
+            _say(f"precision: {line}…")
+
+    train_config, choice = choose_for_training(model_config, train_config, args.bf16, args.channels_last,
+                                               on_probe=probing)
+    if not quiet:
+        _say(f"precision: {choice.line}")
+    return train_config, choice
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -115,7 +133,9 @@ def _train(args: argparse.Namespace) -> int:
         from tui_denoiser.core.checkpoint import configs_from, load_checkpoint
         from tui_denoiser.core.training import resume_config
 
-        _, saved = configs_from(load_checkpoint(run_dir / "last.pt"), run_dir / "last.pt")
+        model_config, saved = configs_from(load_checkpoint(run_dir / "last.pt"), run_dir / "last.pt")
+        # The precision is decided again below unless forced: a run begun where bf16 paid (or under the
+        # old always-bf16 CPU default) must not train on at a tenth of the speed on a CPU without it.
         train_config = resume_config(saved, epochs=args.epochs, max_steps=args.max_steps, device=args.device)
         train_config = train_config.replace(**_eval_changes(args))
     else:
@@ -131,6 +151,13 @@ def _train(args: argparse.Namespace) -> int:
 
         dist = distributed.init(pick_device(train_config.device))
         run_dir = dist.broadcast_object(run_dir)
+    if dist.is_main:
+        # Under `train --nproc` the launcher decided and said so; it passes the choice as flags.
+        launched = dist.world > 1 and bool(os.environ.get(distributed.LAUNCHED_ENV))
+        train_config, _ = _choose_precision(model_config, train_config, args, quiet=launched)
+    # Every rank trains as rank 0 decided (a plain torchrun without the flags probes on rank 0 alone).
+    bf16, channels_last = dist.broadcast_object((train_config.bf16, train_config.channels_last))
+    train_config = train_config.replace(bf16=bf16, channels_last=channels_last)
     if not dist.is_main:  # rank 0 alone draws the progress; the others speak only of their own failure
         return _train_quietly(Trainer(model_config, train_config, run_dir=run_dir, data_dir=args.data_dir,
                                       resume=bool(args.resume)), dist)
@@ -156,8 +183,6 @@ def _train(args: argparse.Namespace) -> int:
 
 def _launcher_reports(result) -> bool:
     """A process lost under ``train --nproc``: the launcher names it in one line, so the ranks keep quiet."""
-    import os
-
     from tui_denoiser.core.training import distributed
 
     return (result.kind == "failed" and result.message.startswith(distributed.PEER_LOST)
@@ -184,8 +209,6 @@ def _launch_torchrun(args: argparse.Namespace) -> int:
     """``train --nproc N``: torchrun's own launcher, in this process, on this command line less
     ``--nproc`` (``--standalone``: a free port on this machine). A process that dies ends the run with
     one line naming it; its last checkpoint is the one rank 0 saved atomically before."""
-    import os
-
     from tui_denoiser.core.training import distributed
     from tui_denoiser.core.paths import new_run_dir
 
@@ -202,6 +225,7 @@ def _launch_torchrun(args: argparse.Namespace) -> int:
     if not os.environ.get("OMP_NUM_THREADS") and not os.environ.get("DENOISER_TUI_THREADS"):
         # torchrun would set 1 thread per process and warn; give each process its share of the cores
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.nproc))
+    forwarded += _launcher_precision(args)
     outcome = distributed.launch(args.nproc, forwarded)
     if outcome.signal:
         return 130  # the processes got the signal too: rank 0 saved and said how to resume
@@ -209,6 +233,27 @@ def _launch_torchrun(args: argparse.Namespace) -> int:
         print(f"{cli_args.PROG}: error: {_lost_process_line(outcome.lost, args.nproc, run_dir)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _launcher_precision(args: argparse.Namespace) -> list[str]:
+    """``train --nproc``: decide the precision once, here (a probe, if one runs, at each process's
+    share of the batch), say so, and hand the choice to every process as explicit flags, so that
+    they skip the probe and agree."""
+    model_config, train_config = _train_configs(args)
+    if args.resume:
+        run_dir = Path(args.resume).expanduser()
+        cli_args.check_readable_run_dir(run_dir)
+        if not (run_dir / "last.pt").is_file():
+            raise UserError(f"cannot resume: {run_dir / 'last.pt'} not found")
+        from tui_denoiser.core.checkpoint import configs_from, load_checkpoint
+
+        model_config, train_config = configs_from(load_checkpoint(run_dir / "last.pt"), run_dir / "last.pt")
+        if args.device is not None:
+            train_config = train_config.replace(device=args.device)
+    share = train_config.replace(batch_size=max(1, train_config.batch_size // args.nproc))
+    share, _ = _choose_precision(model_config, share, args)
+    return ["--bf16" if share.bf16 else "--no-bf16",
+            "--channels-last" if share.channels_last else "--no-channels-last"]
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
