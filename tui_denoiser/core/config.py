@@ -187,7 +187,7 @@ class TrainConfig(_Config):
     channels_last: bool = False
     preview: bool = True  # sample one image of each digit at every epoch end
     compile: bool = False  # torch.compile the training forward (pays on long GPU runs; minutes to compile)
-    # Sample quality while training (core/training_insight.py): a small evaluation of the sampling weights.
+    # Sample quality while training (core/training/monitor.py): a small evaluation of the sampling weights.
     quality_eval: bool = True
     eval_every: int | None = None  # steps between evaluations; None: at every epoch end (and the run's end)
     eval_per_digit: int = 50  # samples of each digit per evaluation

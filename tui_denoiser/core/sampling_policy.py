@@ -15,7 +15,7 @@ from typing import Any
 
 from tui_denoiser.core.config import CHURN_GAMMA, CHURN_LEVELS, ModelConfig, SamplingConfig, TrainConfig, grid_levels
 
-# The best settings measured for EDM models (README "Sample quality"): DPM-Solver++(2M) at 14 steps,
+# The best settings measured for EDM models (docs/evaluation.md): DPM-Solver++(2M) at 14 steps,
 # guided at 1.5 (models trained with label dropout) only at the middle noise levels, where guidance buys accuracy without the loss of
 # diversity it costs at the ends (Kynkaanniemi et al. 2024), with fresh noise at the low levels (EDM's
 # churn, "dpm2m-churn"): the deterministic steps there leave isolated specks that the churn cleans up.
@@ -92,7 +92,7 @@ def editing_sampling(defaults: SamplingConfig) -> SamplingConfig:
 # -- a budget of model calls --------------------------------------------------------------------------
 # The best setting measured at each number of network evaluations per sample, for EDM models trained
 # with label dropout (scripts/quality_sweep.py on denoiser-edm.pt at 100 a digit, tuned on the shipped
-# classifier only; README "Sample quality" has the figures and commands). Each row: (calls, changes to
+# classifier only; docs/evaluation.md has the figures and commands). Each row: (calls, changes to
 # the model's own sampling). With few steps, stopping at a higher sigma_min and denoising from there
 # beats a grid that reaches down to 0.002; guidance pays only from about 6 calls.
 EDM_BUDGETS: tuple[tuple[int, dict[str, Any]], ...] = (
