@@ -187,6 +187,15 @@ def test_the_user_cache_is_the_default(tmp_path, monkeypatch):
     assert (tmp_path / "home" / precision.CACHE_FILE).is_file()
 
 
+def test_a_forced_option_names_what_forced_it(tmp_path):
+    flags = choose(BF16_CPU, FakeProbe(), tmp_path, requested_bf16=False, requested_channels_last=True)
+    assert flags.line == "bf16 forced off (--no-bf16); channels-last forced on (--channels-last)"
+    form = choose(AVX2_CPU, FakeProbe(), tmp_path, requested_bf16=True, requested_channels_last=False,
+                  forced_by="set on the form")
+    assert form.line == ("bf16 forced on (set on the form; this CPU has no native bf16: expect it slower than fp32); "
+                         "channels-last forced off (set on the form)")
+
+
 def test_choose_for_training_sets_the_config(tmp_path):
     probe = FakeProbe(fp32=1.0, fp32_channels_last=0.8, bf16=0.5, bf16_channels_last=0.4)
     train, choice = choose_for_training(ModelConfig(), TrainConfig(device="cpu", batch_size=64),

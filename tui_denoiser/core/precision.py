@@ -171,7 +171,7 @@ def _ratio_line(fast: float, slow: float) -> str:
 
 def decide(capabilities: Capabilities, timings: Mapping[str, float] | None = None, *,
            requested_bf16: bool | None = None, requested_channels_last: bool | None = None,
-           margin: float = MARGIN) -> PrecisionChoice:
+           margin: float = MARGIN, forced_by: str | None = None) -> PrecisionChoice:
     """The choice, from what the device offers and the probe's seconds per step of each variant
     (keyed by :func:`variant_name`). Pure: no torch calls, no clock.
 
@@ -179,6 +179,8 @@ def decide(capabilities: Capabilities, timings: Mapping[str, float] | None = Non
     the fastest variant wins only when it beats that reference by ``margin``, and each of its options
     stays on only when the variant without it is slower by ``margin`` too. Each option's line says
     what decided it: forced, not native, or the measured speed against the same variant without it.
+    A forced option's line names what forced it: ``forced_by`` (the app: "set on the form"), else the
+    CLI flag.
     """
     timings = dict(timings or {})
     word = capabilities.word
@@ -202,7 +204,7 @@ def decide(capabilities: Capabilities, timings: Mapping[str, float] | None = Non
     def option_line(name: str, on: bool, requested: bool | None, index: int, not_offered: str | None) -> str:
         state = "on" if on else "off"
         if requested is not None:
-            flag = f"--{name}" if requested else f"--no-{name}"
+            flag = forced_by or (f"--{name}" if requested else f"--no-{name}")
             if on and not_offered is not None and name == "bf16":
                 return f"{name} forced {state} ({flag}; {not_offered}: expect it slower than fp32)"
             return f"{name} forced {state} ({flag})"
@@ -365,8 +367,8 @@ def _write_cache(path: Path, data: dict) -> None:
 def choose_precision(device: torch.device | str, model_config: ModelConfig | None = None, batch_size: int = 128,
                      requested_bf16: bool | None = None, requested_channels_last: bool | None = None, *,
                      capabilities: Capabilities | None = None, probe: ProbeFn | None = None,
-                     cache: Path | None | bool = True,
-                     on_probe: Callable[[str], None] | None = None) -> PrecisionChoice:
+                     cache: Path | None | bool = True, on_probe: Callable[[str], None] | None = None,
+                     forced_by: str | None = None) -> PrecisionChoice:
     """bf16 and channels-last for training ``model_config`` at ``batch_size`` on ``device``.
 
     A forced option (``requested_*`` True/False) is taken as is; the rest is decided by
@@ -374,14 +376,16 @@ def choose_precision(device: torch.device | str, model_config: ModelConfig | Non
     the probe's timings: from the cache when this machine, torch, model and batch were probed before,
     else measured now (seconds on a CPU) and cached; ``on_probe`` is called with one line just before
     a probe, for the front end to show while it waits. ``cache``: True for the user cache file, a
-    path for another, False for none. ``capabilities`` and ``probe`` are for tests.
+    path for another, False for none. ``forced_by``: see :func:`decide`. ``capabilities`` and
+    ``probe`` are for tests.
     """
     device = torch.device(device)
     model_config = model_config or ModelConfig()
     caps = capabilities if capabilities is not None else detect_capabilities(device)
     variants = candidates(caps, requested_bf16, requested_channels_last)
     if len(variants) == 1:
-        return decide(caps, {}, requested_bf16=requested_bf16, requested_channels_last=requested_channels_last)
+        return decide(caps, {}, requested_bf16=requested_bf16, requested_channels_last=requested_channels_last,
+                      forced_by=forced_by)
     path = cache_path() if cache is True else (Path(cache) if cache else None)
     key = cache_key(caps, model_config, batch_size)
     data = _read_cache(path) if path is not None else {}
@@ -401,7 +405,8 @@ def choose_precision(device: torch.device | str, model_config: ModelConfig | Non
             data = {k: v for k, v in data.items() if _cached_timings(v) is not None}  # drop corrupt entries
             data[key] = {"timings": timings, "when": time.strftime("%Y-%m-%d %H:%M:%S")}
             _write_cache(path, data)
-    choice = decide(caps, timings, requested_bf16=requested_bf16, requested_channels_last=requested_channels_last)
+    choice = decide(caps, timings, requested_bf16=requested_bf16, requested_channels_last=requested_channels_last,
+                    forced_by=forced_by)
     return PrecisionChoice(choice.bf16, choice.channels_last, choice.bf16_reason, choice.channels_last_reason,
                            choice.timings, cached)
 
