@@ -42,7 +42,7 @@ def _calls(sampler, k):
 
 
 def test_sampler_names_have_descriptions():
-    assert set(SAMPLERS) == {"seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn"}
+    assert set(SAMPLERS) == {"seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn", "ipndm", "ipndm-v", "dpm3m"}
     assert tuple(SAMPLERS) == SAMPLER_NAMES  # the names config.py offers before torch loads
     assert all(isinstance(s.description, str) and s.description and "\n" not in s.description
                for s in SAMPLERS.values())
@@ -253,3 +253,23 @@ def test_chunk_bounds_cover_every_sample_once():
     assert chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
     assert chunk_bounds(10, None) == [(0, 10)] == chunk_bounds(10, 0)
     assert chunk_bounds(3, 64) == [(0, 3)]
+
+
+def test_explicit_levels_replace_the_grid(edm_model):
+    levels = (80.0, 6.0, 1.2, 0.25)
+    config = SamplingConfig(sampler="dpm3m", steps=4, sigma_max=80.0, sigma_min=0.002, levels=levels)
+    frames = list(sample(edm_model, [0, 4], config, seed=2))
+    assert [f.sigma for f in frames] == [*levels, 0.0]
+    assert frames[-1].model_calls == 4
+    assert SamplingConfig.from_dict(config.to_dict()) == config  # checkpoints store them as a list
+
+
+@pytest.mark.parametrize("levels, word", [
+    ((80.0, 1.0), "levels"),  # two levels for three steps
+    ((80.0, 1.0, 2.0), "falling"),
+    ((80.0, 1.0, 0.0), "positive"),
+    ((40.0, 1.0, 0.5), "sigma_max"),
+])
+def test_bad_levels_are_config_errors(levels, word):
+    with pytest.raises(ConfigError, match=word):
+        SamplingConfig(sampler="euler", steps=3, sigma_max=80.0, levels=levels).validate()

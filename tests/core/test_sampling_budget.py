@@ -66,3 +66,13 @@ def test_a_budget_that_is_not_a_positive_integer_is_refused(bad):
     recipe = RECIPES["edm"]
     with pytest.raises(ConfigError, match="max calls"):
         within_budget(default_sampling(recipe.model, recipe.train), bad)
+
+
+def test_another_step_count_drops_explicit_levels():
+    from tui_denoiser.core.sampling_policy import resolve_sampling
+
+    recipe = RECIPES["edm"]
+    base = default_sampling(recipe.model, recipe.train).replace(sampler="ipndm", steps=3, levels=(80.0, 3.0, 0.5))
+    assert resolve_sampling(base, guidance=1.0).levels == (80.0, 3.0, 0.5)
+    assert resolve_sampling(base, steps=3).levels == (80.0, 3.0, 0.5)
+    assert resolve_sampling(base, steps=5).levels is None

@@ -16,7 +16,10 @@ from tui_denoiser.core.errors import ConfigError
 DATASETS = ("mnist", "fashion-mnist")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 NORMS = ("batch", "group")
-PARAMETERIZATIONS = ("direct", "edm")
+# How the network meets the noisy image: "direct" takes it and the level as they are and outputs the
+# clean image; "scaled" scales the input to unit variance and the level to log(sigma)/4 (EDM's c_in,
+# c_noise) and outputs the clean image; "edm" adds EDM's skip path (c_skip, c_out) to the output.
+PARAMETERIZATIONS = ("direct", "scaled", "edm")
 # How the label and the noise level enter the network: FiLM (a per-channel scale and shift in every
 # block), or "planes": two extra input channels, a learned 28x28 plane from the label embedding and a
 # constant plane holding the noise level (the seed's literal reading).
@@ -35,7 +38,7 @@ PER_BATCH = {"discrete-batch": "discrete", "geometric-batch": "geometric"}  # on
 SIGMA_DATA = 0.6162
 # Every sampler core/sampling.py implements (its registry is checked against this list), known here so
 # that forms and the CLI can offer them before torch loads.
-SAMPLER_NAMES = ("seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn")
+SAMPLER_NAMES = ("seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn", "ipndm", "ipndm-v", "dpm3m")
 # dpm2m-churn: at the levels in CHURN_LEVELS, raise sigma by the factor 1 + CHURN_GAMMA with fresh noise
 # before the step (EDM's S_churn), which cleans up the isolated specks deterministic steps leave there.
 CHURN_GAMMA = 0.4
@@ -278,6 +281,9 @@ class SamplingConfig(_Config):
     grid: str = "karras"
     sigma_min: float = 0.1
     sigma_max: float = 1.0
+    # Explicit noise levels (``steps`` of them, from sigma_max down; 0 is appended) instead of the grid:
+    # a schedule tuned for its step count (sampling_policy.EDM_BUDGETS). None: the grid's levels.
+    levels: tuple[float, ...] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
@@ -311,6 +317,22 @@ class SamplingConfig(_Config):
         _check(_is_number(self.sigma_min) and 0 < self.sigma_min <= self.sigma_max,
                f"sigma_min must be a positive number up to sigma_max, got {self.sigma_min!r}",
                "sigma_min", self.sigma_min)
+        levels = self.levels
+        if levels is not None:
+            _check(isinstance(levels, tuple) and len(levels) == self.steps
+                   and all(_is_number(v) and v > 0 for v in levels)
+                   and all(a > b for a, b in zip(levels, levels[1:])),
+                   f"levels must be {self.steps} (steps) positive noise levels, falling, got {levels!r}",
+                   "levels", levels)
+            _check(levels[0] == self.sigma_max,
+                   f"levels must start at sigma_max {self.sigma_max:g}, got {levels[0]!r}", "levels", levels)
+
+    def schedule(self, grid: str | None = None) -> list[float]:
+        """The K levels a sampler visits (0 not included): :attr:`levels` when given, else ``grid``'s
+        (default: the config's own) from sigma_max down to sigma_min."""
+        if self.levels is not None:
+            return list(self.levels)
+        return grid_levels(grid or self.grid, self.steps, self.sigma_min, self.sigma_max)
 
 
 @dataclass(frozen=True)
@@ -333,8 +355,8 @@ RECIPES: dict[str, Recipe] = {
     "original": Recipe(
         "original",
         "The seed's design at its best: plain BatchNorm encoder/decoder with FiLM, one step t of T=20 per batch "
-        "on a log scale up to pure noise, BatchNorm statistics per level, EDM scaling, MSE, Adam 1e-4.",
-        model=ModelConfig(parameterization="edm", norm_levels=ORIGINAL_LEVELS),
+        "on a log scale up to pure noise, BatchNorm statistics per level, unit-variance input, MSE, Adam 1e-4.",
+        model=ModelConfig(parameterization="scaled", norm_levels=ORIGINAL_LEVELS),
         train=TrainConfig(noise="geometric-batch", noise_levels=ORIGINAL_LEVELS, sigma_min=ORIGINAL_SIGMA_MIN,
                           sigma_max=ORIGINAL_SIGMA_MAX),
     ),

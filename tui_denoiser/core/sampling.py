@@ -145,6 +145,98 @@ def sample_dpm2m_churn(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *
         yield x
 
 
+# Adams-Bashforth coefficients for equal steps, newest slope first: iPNDM's multistep rule of order 1..4.
+_AB_COEFFS = ((1.0,), (3 / 2, -1 / 2), (23 / 12, -16 / 12, 5 / 12), (55 / 24, -59 / 24, 37 / 24, -9 / 24))
+
+
+def _ab_variable_coeffs(sigmas: list[float], k: int, order: int) -> tuple[float, ...]:
+    """Adams-Bashforth coefficients of the step from ``sigmas[k]`` to ``sigmas[k + 1]`` for unequal
+    steps (iPNDM-v, as zju-pi/diff-sampler writes it), newest slope first. On equal steps orders 1-3 are
+    Adams-Bashforth's; that source's order 4 is not quite (57/24 where AB4 has 55/24), kept as written."""
+    h = sigmas[k + 1] - sigmas[k]
+    if order == 1:
+        return (1.0,)
+    h1 = sigmas[k] - sigmas[k - 1]
+    c1, c2 = (2 + h / h1) / 2, -(h / h1) / 2
+    if order == 2:
+        return (c1, c2)
+    h2 = sigmas[k - 1] - sigmas[k - 2]
+    t1 = (1 - h / (3 * (h + h1)) * (h * (h + h1)) / (h1 * (h1 + h2))) / 2
+    if order == 3:
+        return (c1 + t1, c2 - (1 + h1 / h2) * t1, t1 * h1 / h2)
+    h3 = sigmas[k - 2] - sigmas[k - 3]
+    t2 = (((1 - h / (3 * (h + h1))) / 2 + (1 - h / (2 * (h + h1))) * h / (6 * (h + h1 + h2)))
+          * (h * (h + h1) * (h + h1 + h2)) / (h1 * (h1 + h2) * (h1 + h2 + h3)))
+    q = h1 * (h1 + h2) / (h2 * (h2 + h3))
+    return (c1 + t1 + t2, c2 - (1 + h1 / h2) * t1 - (1 + h1 / h2 + q) * t2,
+            t1 * h1 / h2 + (h1 / h2 + q * (1 + h2 / h3)) * t2, -t2 * q * h1 / h2)
+
+
+def _sample_pndm(denoise: Denoise, x: torch.Tensor, sigmas: list[float], variable: bool,
+                 max_order: int = 4) -> Iterator[torch.Tensor]:
+    slopes: list[torch.Tensor] = []  # the previous steps' slopes dx/dsigma, newest first
+    for k, (sigma, sigma_next) in enumerate(zip(sigmas, sigmas[1:])):
+        d = denoise(x, sigma)
+        slope = (x - d) / sigma
+        if sigma_next == 0:
+            x = d
+        else:
+            order = min(max_order, k + 1)
+            coeffs = _ab_variable_coeffs(sigmas, k, order) if variable else _AB_COEFFS[order - 1]
+            combined = coeffs[0] * slope
+            for c, previous in zip(coeffs[1:], slopes):
+                combined = combined + c * previous
+            x = x + (sigma_next - sigma) * combined
+        slopes = [slope, *slopes][:max_order - 1]
+        yield x
+
+
+def sample_ipndm(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
+                 generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """iPNDM (Zhang & Chen 2023, the DEIS paper's improved PNDM): Euler steps in sigma whose slope is
+    the Adams-Bashforth combination of this step's and up to three previous steps' slopes
+    ``(x - D)/sigma``, with the fixed coefficients of equal steps; the step onto 0 is ``x <- D``.
+    One call a step."""
+    yield from _sample_pndm(denoise, x, sigmas, variable=False)
+
+
+def sample_ipndm_v(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
+                   generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """iPNDM with the Adams-Bashforth coefficients of the actual, unequal steps (iPNDM-v)."""
+    yield from _sample_pndm(denoise, x, sigmas, variable=True)
+
+
+def sample_dpm3m(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
+                 generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """DPM-Solver++(3M) (Lu et al. 2022), deterministic: the exponential-integrator step in log-sigma
+    time with D's first and second divided differences from the two previous predictions (second
+    order after one step, third after two); the step onto 0 is ``x <- D``. One call a step.
+    k-diffusion's ``sample_dpmpp_3m_sde`` with eta = 0."""
+    previous: list[tuple[torch.Tensor, float]] = []  # (D, h) of the last two steps, newest first
+    for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        d = denoise(x, sigma)
+        if sigma_next == 0:
+            x = d
+            yield x
+            continue
+        h = math.log(sigma / sigma_next)
+        x = (sigma_next / sigma) * x - math.expm1(-h) * d
+        phi_2 = math.expm1(-h) / h + 1
+        if len(previous) == 2:
+            (d_1, h_1), (d_2, h_2) = previous
+            r0, r1 = h_1 / h, h_2 / h
+            d1_0 = (d - d_1) / r0
+            d1_1 = (d_1 - d_2) / r1
+            d1 = d1_0 + (d1_0 - d1_1) * (r0 / (r0 + r1))
+            d2 = (d1_0 - d1_1) / (r0 + r1)
+            x = x + phi_2 * d1 - (phi_2 / h - 0.5) * d2
+        elif previous:
+            d_1, h_1 = previous[0]
+            x = x + phi_2 * ((d - d_1) / (h_1 / h))
+        previous = [(d, h), *previous][:2]
+        yield x
+
+
 class Sampler(NamedTuple):
     run: Callable[..., Iterator[torch.Tensor]]
     description: str
@@ -159,13 +251,19 @@ SAMPLERS: dict[str, Sampler] = {
     "dpm2m": Sampler(sample_dpm2m, "DPM-Solver++(2M): second order from the previous step's prediction, 1 call a step"),
     "dpm2m-churn": Sampler(sample_dpm2m_churn, "dpm2m with fresh noise at the low levels (EDM churn), "
                                                "which cleans up stray specks; 1 call a step"),
+    "ipndm": Sampler(sample_ipndm, "iPNDM: Adams-Bashforth on the slope (x - D)/sigma, up to 4th order, "
+                                   "equal-step coefficients; 1 call a step"),
+    "ipndm-v": Sampler(sample_ipndm_v, "iPNDM with the coefficients of the actual (unequal) steps; 1 call a step"),
+    "dpm3m": Sampler(sample_dpm3m, "DPM-Solver++(3M): third order from the two previous predictions, 1 call a step"),
 }
 assert tuple(SAMPLERS) == SAMPLER_NAMES, "config.SAMPLER_NAMES must list every sampler, in order"
 
 
 # -- the driver ---------------------------------------------------------------------------------------
 def sigma_schedule(config: SamplingConfig) -> list[float]:
-    """The K levels a sampler visits, then 0."""
+    """The K levels a sampler visits, then 0: the config's explicit ``levels`` when it has them."""
+    if config.levels is not None:
+        return config.schedule() + [0.0]
     grid = SAMPLERS[config.sampler].grid or config.grid
     # The linear and karras grids in torch's float64, as the pinned images were made; each agrees with
     # config.grid_levels to rounding (tests/core/test_noise.py).

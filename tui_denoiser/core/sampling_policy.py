@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui_denoiser.core.config import CHURN_GAMMA, CHURN_LEVELS, ModelConfig, SamplingConfig, TrainConfig, grid_levels
+from tui_denoiser.core.config import CHURN_GAMMA, CHURN_LEVELS, ModelConfig, SamplingConfig, TrainConfig
 
 # The best settings measured for EDM models (docs/evaluation.md): DPM-Solver++(2M) at 14 steps,
 # guided at 1.5 (models trained with label dropout) only at the middle noise levels, where guidance buys accuracy without the loss of
@@ -56,10 +56,13 @@ def resolve_sampling(defaults: SamplingConfig, *, sampler: str | None = None, st
                      start: str | None = None) -> SamplingConfig:
     """What the person asked for (None: not asked) on top of ``defaults``, validated (ConfigError).
 
-    ``guidance_interval``: leave it out to keep the default's; ``None`` guides at every level.
+    ``guidance_interval``: leave it out to keep the default's; ``None`` guides at every level. Another
+    step count drops the default's explicit ``levels`` (they were tuned for theirs): the grid applies.
     """
     changes: dict[str, Any] = {"sampler": sampler, "steps": steps, "guidance": guidance, "start": start}
     changes = {key: value for key, value in changes.items() if value is not None}
+    if defaults.levels is not None and changes.get("steps", defaults.steps) != defaults.steps:
+        changes["levels"] = None
     if guidance_interval is not KEEP:
         changes["guidance_interval"] = tuple(guidance_interval) if guidance_interval is not None else None
     return defaults.replace(**changes)
@@ -109,8 +112,7 @@ def count_model_calls(config: SamplingConfig) -> int:
     The same levels as ``sampling.sigma_schedule``; a test checks this against the samplers' own count.
     """
     k = config.steps
-    grid = "linear" if config.sampler == "seed" else config.grid
-    sigmas = grid_levels(grid, k, config.sigma_min, config.sigma_max)
+    sigmas = config.schedule("linear" if config.sampler == "seed" else config.grid)
 
     def cost(sigma: float) -> int:
         if config.guidance == 1:
