@@ -21,3 +21,19 @@ def tiny_checkpoint(tiny_data_dir, tmp_path_factory) -> Path:
                      data_dir=tiny_data_dir).run()
     assert result.kind == "finished", result
     return run_dir / "last.pt"
+
+
+@pytest.fixture(autouse=True)
+def fake_precision_probe(monkeypatch):
+    """No real precision probe (seconds of timed steps) in the app's tests: every variant times the
+    same, so a run trains in fp32 contiguous wherever the tests run. Returns the variants probed."""
+    from tui_denoiser.core import precision
+
+    probed: list[list[str]] = []
+
+    def probe(device, model_config, batch_size, variants):
+        probed.append([precision.variant_name(v) for v in variants])
+        return {precision.variant_name(v): 1.0 for v in variants}
+
+    monkeypatch.setattr(precision, "probe_timings", probe)
+    return probed

@@ -38,6 +38,17 @@ def training_message(event: TrainEvent, run_token: int = 0) -> TrainingEventMess
 
 
 @dataclass
+class PrecisionChosen(Message):
+    """The training worker's precision decision (core/precision.py), before the trainer starts; with
+    ``probing``, ``line`` says that a probe times the options now (seconds, once per machine)."""
+
+    line: str
+    run_token: int = 0
+    probing: bool = False
+    bf16_reason: str = ""  # the choice's bf16 part, for the form's line under bf16
+
+
+@dataclass
 class TrainerCrashed(Message):
     """The trainer raised instead of returning (bad data folder, bug): one line for the log."""
 

@@ -1,7 +1,9 @@
 """The training screen: a form, Start/Pause/Stop, and live views of what the core trainer reports.
 
-Training runs in a thread worker that owns nothing on screen: it hands the core ``Trainer`` a stop and a
-pause ``threading.Event`` (checked every step) and posts each event the trainer reports as a message.
+Training runs in a thread worker that owns nothing on screen: it first takes the core's precision
+choice (bf16, channels-last: a probe of seconds the first time on a machine), then hands the core
+``Trainer`` a stop and a pause ``threading.Event`` (checked every step) and posts each event the
+trainer reports as a message.
 The worker keeps running when the person switches to the sampling screen.
 """
 
@@ -23,7 +25,8 @@ from tui_denoiser.core.errors import UserError
 from tui_denoiser.core.runs.events import Failed, Finished, RunStarted, TrainEvent
 from tui_denoiser.tui.components.run_buttons import BUSY_STATES, RunButtons, key_allowed
 from tui_denoiser.tui.components.train_tabs import train_tabs
-from tui_denoiser.tui.messages import TrainerCrashed, TrainingEventMessage, TrainingStepMessage, training_message
+from tui_denoiser.tui.messages import (PrecisionChosen, TrainerCrashed, TrainingEventMessage, TrainingStepMessage,
+                                       training_message)
 from tui_denoiser.tui.screens.training_insight import INSIGHT_BINDINGS, InsightScreen
 from tui_denoiser.tui.screens.training_view import RunDashboard
 from tui_denoiser.tui.widgets.event_log import EventLog
@@ -31,7 +34,7 @@ from tui_denoiser.tui.widgets.loss_chart import LossChart
 from tui_denoiser.tui.widgets.lr_panel import LRPanel
 from tui_denoiser.tui.widgets.run_progress import RunProgress
 from tui_denoiser.tui.widgets.too_small import TooSmall
-from tui_denoiser.tui.widgets.train_form import TrainForm
+from tui_denoiser.tui.widgets.train_form import FORCED_BY, PRECISION_PENDING, PRECISION_PROBING, TrainForm
 
 WATCH_TOKEN = -1  # the run token of events read back from a watched folder
 
@@ -253,6 +256,10 @@ class TrainingScreen(InsightScreen):
             self.notify("Fix the marked field first.", severity="warning")
             return
         model_config, train_config = configs
+        form = self.query_one(TrainForm)
+        precision = form.precision_request()
+        if precision[0] is None:
+            form.show_precision(PRECISION_PENDING)
         if resume:
             run_dir = self.run_dir
             assert run_dir is not None
@@ -271,16 +278,18 @@ class TrainingScreen(InsightScreen):
         verb = "continuing" if resume else "starting"
         self.query_one("#run-title", Static).update(f"{verb.capitalize()}: loading torch and the data…")
         self.event_log.add(f"{verb} run in {run_dir}")
-        self._worker = self._train(model_config, train_config, run_dir, resume, self._token)
+        self._worker = self._train(model_config, train_config, run_dir, resume, self._token, precision)
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False, name="trainer")
-    def _train(self, model_config: Any, train_config: Any, run_dir: Path, resume: bool, token: int) -> Any:
+    def _train(self, model_config: Any, train_config: Any, run_dir: Path, resume: bool, token: int,
+               precision: tuple[bool | None, bool | None] = (None, None)) -> Any:
         """Runs in a thread: imports torch here (not at app start) and only posts messages."""
         try:
             from tui_denoiser.core.threads import reserve_cores
             from tui_denoiser.core.training import Trainer
 
             reserve_cores(1)  # CPU training would otherwise starve the event loop (keys, painting)
+            train_config = self._choose_precision(model_config, train_config, run_dir, resume, token, precision)
 
             def report(event: TrainEvent) -> None:
                 self.post_message(training_message(event, token))
@@ -295,6 +304,29 @@ class TrainingScreen(InsightScreen):
         finally:
             self.trainer_idle.set()
         return None
+
+    def _choose_precision(self, model_config: Any, train_config: Any, run_dir: Path, resume: bool, token: int,
+                          precision: tuple[bool | None, bool | None]) -> Any:
+        """In the worker thread: bf16 and channels-last from the core's one decision (the CLI's too),
+        for the model and batch the run trains (a resumed run's own), at the threads it trains with;
+        posts that a probe runs (if one does), then the choice. Returns ``train_config`` with both set
+        (a resumed run takes them too: a resume decides them again)."""
+        from tui_denoiser.core.precision import choose_for_training
+
+        if resume:
+            from tui_denoiser.core.checkpoint import configs_from, load_checkpoint
+
+            model_config, saved = configs_from(load_checkpoint(run_dir / "last.pt"), run_dir / "last.pt")
+            probed = saved.replace(device=train_config.device)
+        else:
+            probed = train_config
+
+        def probing(line: str) -> None:
+            self.post_message(PrecisionChosen(line, token, probing=True))
+
+        _, choice = choose_for_training(model_config, probed, *precision, on_probe=probing, forced_by=FORCED_BY)
+        self.post_message(PrecisionChosen(choice.line, token, bf16_reason=choice.bf16_reason))
+        return choice.apply(train_config)
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False, name="watcher")
     def _watch_run(self, run_dir: Path) -> None:
@@ -321,9 +353,23 @@ class TrainingScreen(InsightScreen):
             self.state = "done"
 
     # ----------------------------------------------------------------- events
+    def on_precision_chosen(self, message: PrecisionChosen) -> None:
+        """The worker's precision choice (or its probe starting): in the log, and under the form's bf16."""
+        if message.run_token != self._token:
+            return
+        form = self.query_one(TrainForm)
+        if message.probing:
+            self.query_one("#run-title", Static).update("Timing bf16 and channels-last (once)…")
+            self.event_log.add(f"precision: {message.line}…")
+            form.show_precision(PRECISION_PROBING)
+            return
+        self.event_log.add(f"precision: {message.line}")
+        form.show_precision(message.bf16_reason.removeprefix("bf16 "), tooltip=message.line)
+
     def on_trainer_crashed(self, message: TrainerCrashed) -> None:
         if message.run_token != self._token:
             return
+        self.query_one(TrainForm).settle_precision()
         self.dashboard.show_failure(message.message, message.field)
 
     def on_training_event_message(self, message: TrainingEventMessage) -> None:

@@ -3,6 +3,9 @@
 Each field is checked on its own against the recipe's (valid) defaults, so the ConfigError message is
 the reason for exactly that field; the first bad field's reason is shown under the form and the screen
 keeps Start off until every field is valid.
+
+bf16 is auto (the core decides it, with channels-last, when a run starts: core/precision.py) unless
+the person forces it on or off; the line under it says which, and then what was chosen and why.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ FIELDS: list[tuple[str, str, Any]] = [
     ("gamma", "lr gamma", float),
     ("seed", "seed", int),
     ("device", "device", DEVICES),
-    ("bf16", "bf16", bool),
+    ("bf16", "bf16", "precision"),  # auto / on / off: see PRECISION
     # One row, "quality": on/off, samples a digit, steps between evaluations (blank: each epoch end).
     ("quality_eval", "quality", bool),
     ("eval_per_digit", "eval per digit", int),
@@ -39,7 +42,13 @@ FIELDS: list[tuple[str, str, Any]] = [
 SAME_ROW: dict[str, tuple[tuple[str, str], ...]] = {"quality_eval": (("eval_per_digit", ""), ("eval_every", "per"))}
 ON_ROW_OF = {name: head for head, rest in SAME_ROW.items() for name, _word in rest}
 TOOLTIPS = {"eval_per_digit": "Samples of each digit in each quality evaluation",
-            "eval_every": "Steps between quality evaluations (blank: at each epoch end)"}
+            "eval_every": "Steps between quality evaluations (blank: at each epoch end)",
+            "bf16": "auto: bf16 and channels-last are chosen for this machine when a run starts "
+                    "(timed once, then cached); on/off forces bf16"}
+PRECISION = {"auto": None, "on": True, "off": False}  # the bf16 choice -> what is asked of the core
+PRECISION_HINT = {"auto": "auto: chosen when a run starts", "on": "forced on", "off": "forced off"}
+PRECISION_PENDING, PRECISION_PROBING = "auto: choosing…", "auto: timing this machine…"  # while a run starts
+FORCED_BY = "set on the form"  # how a forced option's line names the form (core/precision.py, forced_by)
 
 
 def _parse(kind: Any, text: str) -> Any:
@@ -89,6 +98,7 @@ class TrainForm(Vertical):
         self.overrides = dict(overrides or {})
         self.errors: dict[str, str] = {}
         self._filling = False
+        self._precision_pending = False  # the line under bf16 says a run is choosing it now
 
     def _base(self) -> TrainConfig:
         base = RECIPES[self.recipe_name].train
@@ -111,9 +121,22 @@ class TrainForm(Vertical):
                     if word:
                         yield Static(word, classes="form-word")
                     yield self._field(other, kinds[other], getattr(base, other))
+            if kind == "precision":
+                yield Static(PRECISION_HINT[self._precision_mode()], id="precision-line")
         yield Static("", id="form-error")
 
+    def _precision_mode(self) -> str:
+        """auto, unless the screen's overrides fix bf16 (smoke runs, tests)."""
+        if "bf16" in self.overrides:
+            return "on" if self.overrides["bf16"] else "off"
+        return "auto"
+
     def _field(self, name: str, kind: Any, value: Any):
+        if kind == "precision":
+            field = Select([(mode, mode) for mode in PRECISION], value=self._precision_mode(), allow_blank=False,
+                           compact=True, id=f"field-{name}")
+            field.tooltip = TOOLTIPS.get(name)
+            return field
         if kind is bool:
             return Checkbox("", value=bool(value), compact=True, id=f"field-{name}")
         if isinstance(kind, tuple):
@@ -138,6 +161,8 @@ class TrainForm(Vertical):
         self._filling = True
         try:
             for name, _label, kind in FIELDS:
+                if kind == "precision":
+                    continue  # the person's auto/on/off stays: a resume and a new recipe decide it again
                 widget = self.query_one(f"#field-{name}")
                 value = getattr(config, name)
                 if isinstance(widget, Input):
@@ -156,6 +181,8 @@ class TrainForm(Vertical):
             self.recipe_name = str(event.value)
             self.fill(self._base())
             return
+        if event.select.id == "field-bf16":
+            self.show_precision(PRECISION_HINT.get(str(event.value), ""))
         if not self._filling:
             self.validate()
 
@@ -179,6 +206,10 @@ class TrainForm(Vertical):
         self.errors = {}
         for name, label, kind in FIELDS:
             raw = self._raw(name)
+            if kind == "precision":
+                if PRECISION.get(raw) is not None:  # auto: the recipe's value until the core decides
+                    values[name] = PRECISION[raw]
+                continue
             try:
                 value = bool(raw) if kind is bool else raw if isinstance(kind, tuple) else _parse(kind, raw)
             except ConfigError as err:
@@ -213,6 +244,22 @@ class TrainForm(Vertical):
         if not self.validate():
             return None
         return RECIPES[self.recipe_name].model, self._base().replace(**self._values)
+
+    def precision_request(self) -> tuple[bool | None, bool | None]:
+        """(bf16, channels_last) to force, None for each the core decides (``choose_for_training``)."""
+        return PRECISION.get(self._raw("bf16")), self.overrides.get("channels_last")
+
+    def show_precision(self, line: str, tooltip: str | None = None) -> None:
+        """The line under bf16: auto/forced, then what a run chose and why (``tooltip``: the whole choice)."""
+        hint = self.query_one("#precision-line", Static)
+        hint.update(line)
+        hint.tooltip = tooltip
+        self._precision_pending = line in (PRECISION_PENDING, PRECISION_PROBING)
+
+    def settle_precision(self) -> None:
+        """A run that failed before its precision was chosen: back to auto/forced, not "choosing…"."""
+        if self._precision_pending:
+            self.show_precision(PRECISION_HINT.get(str(self._raw("bf16")), ""))
 
     @staticmethod
     def label_of(field: str) -> str:
