@@ -196,6 +196,17 @@ def test_a_forced_option_names_what_forced_it(tmp_path):
                          "channels-last forced off (set on the form)")
 
 
+def test_a_probe_that_fails_leaves_the_options_off_and_caches_nothing(tmp_path):
+    def out_of_memory(*args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    choice = choose(BF16_CPU, out_of_memory, tmp_path)
+    assert (choice.bf16, choice.channels_last) == (False, False)
+    assert choice.bf16_reason == ("bf16 off: not measured on this CPU "
+                                  "(the probe failed: CUDA out of memory. Tried to allocate 2.00 GiB)")
+    assert not (tmp_path / "probe.json").exists()
+
+
 def test_choose_for_training_sets_the_config(tmp_path):
     probe = FakeProbe(fp32=1.0, fp32_channels_last=0.8, bf16=0.5, bf16_channels_last=0.4)
     train, choice = choose_for_training(ModelConfig(), TrainConfig(device="cpu", batch_size=64),

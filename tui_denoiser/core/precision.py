@@ -171,7 +171,7 @@ def _ratio_line(fast: float, slow: float) -> str:
 
 def decide(capabilities: Capabilities, timings: Mapping[str, float] | None = None, *,
            requested_bf16: bool | None = None, requested_channels_last: bool | None = None,
-           margin: float = MARGIN, forced_by: str | None = None) -> PrecisionChoice:
+           margin: float = MARGIN, forced_by: str | None = None, probe_failed: str | None = None) -> PrecisionChoice:
     """The choice, from what the device offers and the probe's seconds per step of each variant
     (keyed by :func:`variant_name`). Pure: no torch calls, no clock.
 
@@ -180,7 +180,7 @@ def decide(capabilities: Capabilities, timings: Mapping[str, float] | None = Non
     stays on only when the variant without it is slower by ``margin`` too. Each option's line says
     what decided it: forced, not native, or the measured speed against the same variant without it.
     A forced option's line names what forced it: ``forced_by`` (the app: "set on the form"), else the
-    CLI flag.
+    CLI flag. ``probe_failed``: why there are no timings (the options not forced stay off).
     """
     timings = dict(timings or {})
     word = capabilities.word
@@ -218,7 +218,8 @@ def decide(capabilities: Capabilities, timings: Mapping[str, float] | None = Non
             if not on and with_it < without:
                 line += f" (under the {margin:.0%} margin)"
             return line
-        return f"{name} {state}: not measured on this {word}"
+        return f"{name} {state}: not measured on this {word}" + (f" (the probe failed: {probe_failed})"
+                                                                  if probe_failed else "")
 
     if capabilities.device_type == "mps":
         no_bf16 = "bf16 autocast is not used on Apple's MPS"
@@ -400,7 +401,13 @@ def choose_precision(device: torch.device | str, model_config: ModelConfig | Non
             names = ", ".join(variant_name(v) for v in variants)
             on_probe(f"timing {names} on this {caps.word} (once for this machine, model and batch size)")
         # All the variants in one interleaved probe, so that they meet the same load.
-        timings.update((probe or probe_timings)(device, model_config, batch_size, variants))
+        try:
+            timings.update((probe or probe_timings)(device, model_config, batch_size, variants))
+        except Exception as exc:  # noqa: BLE001 - out of memory at this batch, say: the options stay off and
+            # the run meets (and words) the same failure itself; nothing is cached
+            why = str(exc).strip().splitlines()[0][:80] if str(exc).strip() else type(exc).__name__
+            return decide(caps, {}, requested_bf16=requested_bf16, requested_channels_last=requested_channels_last,
+                          forced_by=forced_by, probe_failed=why)
         if path is not None:
             data = {k: v for k, v in data.items() if _cached_timings(v) is not None}  # drop corrupt entries
             data[key] = {"timings": timings, "when": time.strftime("%Y-%m-%d %H:%M:%S")}
