@@ -29,7 +29,9 @@ from tui_denoiser.core.checkpoint import load_checkpoint
 pytestmark = pytest.mark.slow
 
 LR = 1e-3
-ARGS = ["--recipe", "edm", "--batch-size", "32", "--lr", str(LR), "--no-bf16", "--no-eval", "--no-preview",
+# The precision forced alike everywhere (a resume would decide it again, and each count probes its own batch).
+PRECISION = ["--no-bf16", "--no-channels-last"]
+ARGS = ["--recipe", "edm", "--batch-size", "32", "--lr", str(LR), *PRECISION, "--no-eval", "--no-preview",
         "--channels", "8,16,16", "--res-blocks", "0", "--seed", "3", "--epochs", "3"]
 
 
@@ -69,8 +71,8 @@ def test_two_processes_match_one_and_resume_at_another_count(tmp_path, tiny_data
     assert_same_weights(a["model"], b["model"], 3)
 
     # resume each at the other count: the 2-process run in 1 process, the 1-process run with --nproc 2
-    procs = [start_train(["--resume", str(two), "--max-steps", "6"], home),
-             start_train(["--resume", str(one), "--max-steps", "6", "--nproc", "2"], home)]
+    procs = [start_train(["--resume", str(two), "--max-steps", "6", *PRECISION], home),
+             start_train(["--resume", str(one), "--max-steps", "6", "--nproc", "2", *PRECISION], home)]
     for p in procs:
         finish(p)
     a, b = load_checkpoint(two / "last.pt"), load_checkpoint(one / "last.pt")
