@@ -42,8 +42,11 @@ def add_command(sub) -> None:
     train.add_argument("--noise", choices=NOISE_MODES, help="how noise levels are drawn in training")
     train.add_argument("--label-dropout", type=cli_args.number, help="classifier-free guidance label dropout")
     train.add_argument("--ema", type=cli_args.number, metavar="DECAY", help="EMA decay (0 = off)")
-    train.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast")
-    train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    train.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                       help="force bf16 autocast on or off (default: chosen for this machine, timed once; "
+                            "train's first line says what and why)")
+    train.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                       help="force the channels-last memory layout on or off (default: chosen as --bf16 is)")
     train.add_argument("--preview", action=argparse.BooleanOptionalAction, default=None,
                        help="sample digits 0-9 at each epoch end")
     train.add_argument("--eval-every", type=cli_args.positive_int, metavar="N",
