@@ -265,7 +265,7 @@ def test_eval_prints_the_report_and_writes_json(tmp_path, checkpoint, tiny_data_
     assert "accuracy" in text.lower() and "frechet" in text.lower()
     report = json.loads(out.read_text())
     assert report["num_samples"] == 20 and 0.0 <= report["accuracy"] <= 1.0
-    assert report["sampler"] == "original" and report["guidance"] == 1.0
+    assert report["sampler"] == "seed" and report["guidance"] == 1.0
 
 
 def test_sample_start_matched_changes_the_starting_noise(tmp_path, checkpoint, capsys):

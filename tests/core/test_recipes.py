@@ -136,3 +136,12 @@ def test_bad_model_options_name_their_field():
     with pytest.raises(ConfigError) as err:
         ModelConfig(norm="group", norm_levels=4).validate()
     assert err.value.field == "norm_levels"
+
+
+def test_a_file_names_its_recipe():
+    from tui_denoiser.core.config import recipe_of
+
+    for name, recipe in RECIPES.items():
+        assert recipe_of(recipe.model, recipe.train) == name
+        assert recipe_of(recipe.model.replace(channels=(8, 16, 16)), recipe.train.replace(epochs=2)) == name
+    assert recipe_of(ModelConfig(norm="group"), TrainConfig()) == "custom"

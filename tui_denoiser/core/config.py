@@ -376,3 +376,14 @@ RECIPES: dict[str, Recipe] = {
                           sigma_max=80.0, sigma_min=0.002, label_dropout=0.1, ema_decay=0.999),
     ),
 }
+
+
+def recipe_of(model_config: ModelConfig, train_config: TrainConfig) -> str:
+    """The name of the recipe a model was trained with (its model config and noise as the recipe's;
+    widths and training lengths may differ), or "custom"."""
+    for name, recipe in RECIPES.items():
+        same_model = recipe.model.replace(channels=model_config.channels, res_blocks=model_config.res_blocks)
+        if same_model == model_config and recipe.train.noise == train_config.noise:
+            return name
+    return "custom"
+

@@ -237,14 +237,16 @@ class ConditionalDenoiser(nn.Module):
         labels = labels.reshape(batch, -1) if labels.is_floating_point() else labels.reshape(-1)
         if self.config.parameterization == "direct":
             return self.network(noisy, sigma, labels)
-        # EDM preconditioning (Karras et al. 2022, table 1).
+        # EDM's input and noise scaling (Karras et al. 2022, table 1): unit-variance input at every level.
         sd = self.config.sigma_data
         s = sigma.clamp_min(1e-8)[:, None, None, None]
-        c_skip = sd**2 / (s**2 + sd**2)
-        c_out = s * sd / (s**2 + sd**2).sqrt()
         c_in = 1 / (s**2 + sd**2).sqrt()
         c_noise = sigma.clamp_min(1e-8).log() / 4
         f = self.network((c_in * noisy).to(noisy.dtype), c_noise, labels, sigma)
+        if self.config.parameterization == "scaled":  # the network's output is the clean image itself
+            return f
+        c_skip = sd**2 / (s**2 + sd**2)
+        c_out = s * sd / (s**2 + sd**2).sqrt()
         return c_skip * noisy + c_out * f.float()
 
 

@@ -21,10 +21,10 @@ import torch
 from torch.nn import functional as F
 
 from tui_denoiser.core.checkpoint import configs_from, load_checkpoint, save_checkpoint
-from tui_denoiser.core.config import ModelConfig, TrainConfig
+from tui_denoiser.core.config import PER_BATCH, ModelConfig, TrainConfig
 from tui_denoiser.core.data import load_split, to_model_range
 from tui_denoiser.core.devices import pick_device
-from tui_denoiser.core.errors import ExplainedError, TrainingError, UserError
+from tui_denoiser.core.errors import ConfigError, ExplainedError, TrainingError, UserError
 from tui_denoiser.core.model import ConditionalDenoiser
 from tui_denoiser.core.noise import loss_weights, training_sigmas
 from tui_denoiser.core.paths import default_data_dir
@@ -148,6 +148,12 @@ class Trainer(Reporting):
             self.test_x, self.test_y = load_split(cfg.dataset, self.data_dir, train=False, device=self.device)
 
         self.model = ConditionalDenoiser(self.model_config).to(self.device)
+        if self.model_config.norm_levels:  # level-wise BatchNorm: which sigma each statistics row is for
+            levels = cfg.levels()
+            if levels is None or len(levels) != self.model_config.norm_levels:
+                raise ConfigError("{field} needs as many discrete training noise levels as it keeps statistics",
+                                  field="norm_levels", value=self.model_config.norm_levels)
+            self.model.set_norm_levels(torch.tensor(levels))
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = self.model.to(memory_format=self.memory_format)
         # The training forward only: validation and previews run the eager module (same weights).
@@ -201,7 +207,7 @@ class Trainer(Reporting):
         gen = torch.Generator(device=self.device).manual_seed(VAL_SEED)
         total, count = torch.zeros((), device=self.device), 0
         bs = max(cfg.batch_size, 512)
-        val_cfg = cfg.replace(noise="discrete") if cfg.noise == "discrete-batch" else cfg
+        val_cfg = cfg.replace(noise=PER_BATCH[cfg.noise]) if cfg.noise in PER_BATCH else cfg  # a level per sample
         for start in range(0, self.test_x.shape[0], bs):
             x0 = to_model_range(self.test_x[start:start + bs]).contiguous(memory_format=self.memory_format)
             labels = self.test_y[start:start + bs]

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
+from tui_denoiser.core.config import recipe_of
 from tui_denoiser.core.errors import UserError
 from tui_denoiser.tui.components.sampling_controls import BATCH, SampleRequest, SamplingControls
 from tui_denoiser.tui.components.step_viewer import StepViewer
@@ -165,7 +166,7 @@ class SamplingScreen(Screen):
     def on_model_loaded(self, message: ModelLoaded) -> None:
         self._loading = False
         self.loaded = loaded = message.loaded
-        recipe = "edm" if loaded.model_config.parameterization == "edm" else "original"
+        recipe = recipe_of(loaded.model_config, loaded.train_config)
         self.controls.use_model(message.key, loaded.sampling, f"{recipe} · epoch {loaded.epoch}")
 
     # ----------------------------------------------------------------- sampling
