@@ -6,7 +6,7 @@ import json
 
 import torch
 
-from tui_denoiser.core import precision
+from tui_denoiser.core import precision, precision_probe
 from tui_denoiser.core.config import ModelConfig, TrainConfig
 from tui_denoiser.core.precision import Capabilities, choose_for_training, choose_precision, decide
 
@@ -237,13 +237,13 @@ class FakeRunner:
 
 
 def test_probe_interleaves_takes_medians_and_gives_up_on_slow_variants(monkeypatch):
-    monkeypatch.setattr(precision, "_Runner", FakeRunner)
+    monkeypatch.setattr(precision_probe, "_Runner", FakeRunner)
     FakeRunner.log = []
     FakeRunner.plan = {(False, False): [2.0, 1.0, 1.0, 9.0, 1.0, 1.2, 1.0],  # a load spike: the median ignores it
                        (False, True): [2.0, 0.9, 0.8, 0.8, 0.7, 0.8, 0.8],
                        (True, False): [20.0, 10.0]}  # emulated: stops after its second warm-up step
     variants = [(False, False), (False, True), (True, False)]
-    timings = precision.probe_timings(torch.device("cpu"), ModelConfig(), 128, variants, warmup=2, steps=5,
+    timings = precision_probe.probe_timings(torch.device("cpu"), ModelConfig(), 128, variants, warmup=2, steps=5,
                                       max_seconds=None)
     assert timings == {"fp32": 1.0, "fp32+channels-last": 0.8, "bf16": 10.0}
     assert list(timings) == ["fp32", "fp32+channels-last", "bf16"]
@@ -254,10 +254,10 @@ def test_probe_interleaves_takes_medians_and_gives_up_on_slow_variants(monkeypat
 def test_probe_is_short_on_slow_steps(monkeypatch):
     """5 s steps: one warm-up round (not 2) and 2 timed steps (not 5); an emulated bf16 at 10x the
     reference gives up at its first timed step."""
-    monkeypatch.setattr(precision, "_Runner", FakeRunner)
+    monkeypatch.setattr(precision_probe, "_Runner", FakeRunner)
     FakeRunner.log = []
     FakeRunner.plan = {(False, False): [5.0] * 10, (True, False): [50.0] * 10}
-    timings = precision.probe_timings(torch.device("cpu"), ModelConfig(), 256, [(False, False), (True, False)],
+    timings = precision_probe.probe_timings(torch.device("cpu"), ModelConfig(), 256, [(False, False), (True, False)],
                                       warmup=2, steps=5, max_seconds=2.0)
     assert FakeRunner.log == ["fp32", "bf16", "fp32", "bf16", "fp32"]
     assert timings == {"fp32": 5.0, "bf16": 50.0}
@@ -266,7 +266,7 @@ def test_probe_is_short_on_slow_steps(monkeypatch):
 def test_the_real_probe_runs_a_tiny_model():
     """One real probe of a tiny model at batch 4 (a fraction of a second): positive step times."""
     tiny = ModelConfig(channels=(8, 8, 8), embed_dim=8)
-    timings = precision.probe_timings(torch.device("cpu"), tiny, 4, [(False, False), (False, True)],
+    timings = precision_probe.probe_timings(torch.device("cpu"), tiny, 4, [(False, False), (False, True)],
                                       warmup=1, steps=1)
     assert set(timings) == {"fp32", "fp32+channels-last"} and all(t > 0 for t in timings.values())
 

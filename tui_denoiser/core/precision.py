@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,19 +29,13 @@ from typing import Callable, Mapping
 import torch
 
 from tui_denoiser.core.config import ModelConfig, TrainConfig
+from tui_denoiser.core.precision_probe import Variant, probe_timings, variant_name
 
 MARGIN = 0.05  # an option must make steps at least this much faster than fp32 contiguous
-PROBE_WARMUP = 2
-PROBE_STEPS = 5  # timed steps of each variant, and at least PROBE_MIN_S of the reference's (fast GPU steps: more)...
-PROBE_MIN_S = 0.25
-PROBE_MAX_S = 2.0  # ...but as few as 2 once the reference's pass this (slow CPU steps: fewer)
-PROBE_MAX_STEPS = 100
-GIVE_UP_RATIO = 3.0  # a variant whose steps already take this many times fp32's stops being timed
 CACHE_FILE = "precision-probe.json"
 CACHE_VERSION = 1
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
-Variant = tuple[bool, bool]  # (bf16, channels_last)
 BASELINE: Variant = (False, False)
 # Seconds per training step of each variant (keyed by variant_name); the first variant is the reference.
 ProbeFn = Callable[[torch.device, ModelConfig, int, "list[Variant]"], "dict[str, float]"]
@@ -85,11 +78,6 @@ class PrecisionChoice:
 
     def apply(self, train_config: TrainConfig) -> TrainConfig:
         return train_config.replace(bf16=self.bf16, channels_last=self.channels_last)
-
-
-def variant_name(variant: Variant) -> str:
-    bf16, channels_last = variant
-    return f"{'bf16' if bf16 else 'fp32'}{'+channels-last' if channels_last else ''}"
 
 
 def _variant_of(name: str) -> Variant:
@@ -232,96 +220,6 @@ def decide(capabilities: Capabilities, timings: Mapping[str, float] | None = Non
                            option_line("bf16", bf16, requested_bf16, 0, no_bf16),
                            option_line("channels-last", channels_last, requested_channels_last, 1, no_cl),
                            timed)
-
-
-# -- the probe --------------------------------------------------------------------------------------
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class _Runner:
-    """One variant's model, optimizer and batch, stepping as the trainer steps."""
-
-    def __init__(self, device: torch.device, model_config: ModelConfig, batch_size: int, variant: Variant,
-                 lr: float):
-        from tui_denoiser.core.model import ConditionalDenoiser
-
-        self.device = device
-        self.autocast = variant[0] and device.type != "mps"
-        memory_format = torch.channels_last if variant[1] else torch.contiguous_format
-        self.model = ConditionalDenoiser(model_config).to(device).to(memory_format=memory_format)
-        self.model.train()
-        fused = device.type == "cuda"
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr, fused=fused,
-                                          foreach=None if fused else True)
-        self.x0 = (torch.rand(batch_size, 1, 28, 28, device=device) * 2 - 1).contiguous(memory_format=memory_format)
-        self.labels = torch.randint(0, model_config.num_classes, (batch_size,), device=device)
-        self.sigma = torch.rand(batch_size, 1, 1, 1, device=device)
-        self.noise = torch.randn_like(self.x0)
-
-    def timed_step(self) -> float:
-        t0 = time.perf_counter()
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            pred = self.model(self.x0 + self.sigma * self.noise, self.sigma, self.labels)
-        loss = torch.nn.functional.mse_loss(pred.float(), self.x0)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        _sync(self.device)
-        return time.perf_counter() - t0
-
-
-def probe_timings(device: torch.device, model_config: ModelConfig, batch_size: int, variants: list[Variant], *,
-                  warmup: int = PROBE_WARMUP, steps: int = PROBE_STEPS, max_seconds: float | None = PROBE_MAX_S,
-                  lr: float = 1e-4) -> dict[str, float]:
-    """Seconds per training step (fwd + bwd + Adam, as the trainer runs them) of each variant of
-    ``model_config`` at ``batch_size`` on random images, keyed by :func:`variant_name`.
-
-    The variants step in turn (A B C D A B C D ...), so load from other processes falls on all alike,
-    and each one's figure is the median of its timed steps: ``steps`` after ``warmup``, more while
-    the reference's add up to under :data:`PROBE_MIN_S`, as few as 2 once they pass ``max_seconds``
-    (None: ``steps``, however long), and one warm-up round only when the first reference step already
-    took longer than ``max_seconds``. The first variant is the reference: a variant whose step (after
-    the first, which holds one-time costs) takes :data:`GIVE_UP_RATIO` times the reference's stops
-    there with what it measured (an emulated bf16 can take 10x; it loses anyway)."""
-    device = torch.device(device)
-    fork = ([device.index if device.index is not None else torch.cuda.current_device()]
-            if device.type == "cuda" else [])
-    with torch.random.fork_rng(devices=fork):
-        torch.manual_seed(0)
-        runners = {v: _Runner(device, model_config, batch_size, v, lr) for v in variants}
-        reference = variants[0]
-        result: dict[str, float] = {}
-        active = list(variants)
-        times: dict[Variant, list[float]] = {v: [] for v in variants}
-        warm_rounds, round_ = warmup, 0
-        while True:
-            # Every active variant steps once, the reference first. A variant over GIVE_UP_RATIO times
-            # the reference's step stops (not in the first round, which holds the one-time costs).
-            warming = round_ < warm_rounds
-            ref_time = runners[reference].timed_step()
-            if not warming:
-                times[reference].append(ref_time)
-            for v in active[1:]:
-                took = runners[v].timed_step()
-                if not warming:
-                    times[v].append(took)
-                if round_ > 0 and took > GIVE_UP_RATIO * ref_time:
-                    result[variant_name(v)] = statistics.median(times[v]) if times[v] else took
-                    active.remove(v)
-            if round_ == 0 and max_seconds is not None and ref_time > max_seconds:
-                warm_rounds = min(warm_rounds, 1)  # slow steps: one warm-up round is enough
-            round_ += 1
-            if warming:
-                continue
-            done, spent = len(times[reference]), sum(times[reference])
-            if (done >= steps and spent >= PROBE_MIN_S) or done >= PROBE_MAX_STEPS or (
-                    max_seconds is not None and done >= min(2, steps) and spent >= max_seconds):
-                break
-        for v in active:
-            result[variant_name(v)] = statistics.median(times[v])
-    return {variant_name(v): result[variant_name(v)] for v in variants}
 
 
 # -- the cache --------------------------------------------------------------------------------------
