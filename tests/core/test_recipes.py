@@ -145,3 +145,29 @@ def test_a_file_names_its_recipe():
         assert recipe_of(recipe.model, recipe.train) == name
         assert recipe_of(recipe.model.replace(channels=(8, 16, 16)), recipe.train.replace(epochs=2)) == name
     assert recipe_of(ModelConfig(norm="group"), TrainConfig()) == "custom"
+
+
+def test_the_original_sees_its_label_as_a_plane_and_through_film():
+    model = ConditionalDenoiser(RECIPES["original"].model)
+    assert model.enc1.first.conv.in_channels == 3 and model.enc1.first.film is not None
+
+
+def test_recalibration_makes_eval_mode_match_training_mode():
+    """Stale per-level statistics make eval mode differ from training mode; recalibrating with the
+    current weights brings them together (to within the batches' sampling noise)."""
+    torch.manual_seed(0)
+    model = _level_model()
+    clean = torch.rand(64, 1, 28, 28) * 2 - 1
+    labels = torch.randint(0, 10, (64,))
+    for norm in model.modules():
+        if isinstance(norm, LevelBatchNorm2d):
+            norm.level_mean.normal_()  # statistics from other weights
+    gen = torch.Generator().manual_seed(1)
+    noisy = clean + 1.0 * torch.randn(clean.shape, generator=gen)
+    with torch.no_grad():
+        train_out = model.train()(noisy, torch.full((64,), 1.0), labels)
+        stale = model.eval()(noisy, torch.full((64,), 1.0), labels)
+        model.recalibrate_norms(lambda: (clean, labels), batches_per_level=2, generator=gen)
+        fresh = model(noisy, torch.full((64,), 1.0), labels)
+    assert not model.training
+    assert (fresh - train_out).abs().mean() < 0.25 * (stale - train_out).abs().mean()

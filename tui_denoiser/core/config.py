@@ -21,9 +21,10 @@ NORMS = ("batch", "group")
 # c_noise) and outputs the clean image; "edm" adds EDM's skip path (c_skip, c_out) to the output.
 PARAMETERIZATIONS = ("direct", "scaled", "edm")
 # How the label and the noise level enter the network: FiLM (a per-channel scale and shift in every
-# block), or "planes": two extra input channels, a learned 28x28 plane from the label embedding and a
-# constant plane holding the noise level (the seed's literal reading).
-CONDITIONINGS = ("film", "planes")
+# block); "planes": two extra input channels, a learned 28x28 plane from the label embedding and a
+# constant plane holding the noise level (the seed's literal reading); or both. Convolutions see no
+# position, so only the label's plane tells them where a digit's strokes go; FiLM tells every block.
+CONDITIONINGS = ("film", "planes", "planes+film")
 # How training draws noise levels:
 #   discrete-batch: one step t of T per batch, sigma = t/T (the seed's literal reading)
 #   discrete:       one step t per sample
@@ -356,7 +357,7 @@ RECIPES: dict[str, Recipe] = {
         "original",
         "The seed's design at its best: plain BatchNorm encoder/decoder with FiLM, one step t of T=20 per batch "
         "on a log scale up to pure noise, BatchNorm statistics per level, unit-variance input, MSE, Adam 1e-4.",
-        model=ModelConfig(parameterization="scaled", norm_levels=ORIGINAL_LEVELS),
+        model=ModelConfig(parameterization="scaled", norm_levels=ORIGINAL_LEVELS, conditioning="planes+film"),
         train=TrainConfig(noise="geometric-batch", noise_levels=ORIGINAL_LEVELS, sigma_min=ORIGINAL_SIGMA_MIN,
                           sigma_max=ORIGINAL_SIGMA_MAX),
     ),

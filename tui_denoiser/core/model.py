@@ -21,7 +21,7 @@ which carries the input to the output so lightly noised images stay intact.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 from torch import nn
@@ -146,13 +146,14 @@ class ConditionalDenoiser(nn.Module):
         self.config = config
         c1, c2, c3 = config.channels
         e, n, r = config.embed_dim, config.norm, config.res_blocks
-        planes = config.conditioning == "planes"
-        cond_dim = 0 if planes else 2 * e
+        planes = "planes" in config.conditioning
+        film = "film" in config.conditioning
+        cond_dim = 2 * e if film else 0
         # One extra row: the "null" label used for classifier-free guidance.
         self.label_embedding = nn.Embedding(config.num_classes + 1, e)
         if planes:  # the label as a learned 28x28 input plane; the level as a constant plane beside it
             self.label_plane = nn.Linear(e, 28 * 28)
-        else:
+        if film:
             self.cond_mlp = nn.Sequential(nn.Linear(e + NOISE_FEATURES, cond_dim), nn.SiLU(),
                                           nn.Linear(cond_dim, cond_dim))
         self.register_buffer("noise_freqs", torch.exp(torch.linspace(0.0, math.log(64.0), NOISE_FEATURES // 2)),
@@ -178,6 +179,37 @@ class ConditionalDenoiser(nn.Module):
     def set_norm_levels(self, sigmas: torch.Tensor) -> None:
         """Tell level-wise BatchNorm which sigma each of its rows belongs to (ascending)."""
         self.norm_sigmas.copy_(torch.as_tensor(sigmas, dtype=torch.float32).sort().values)
+
+    @torch.no_grad()
+    def recalibrate_norms(self, draw_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]], *,
+                          batches_per_level: int = 4, generator: torch.Generator | None = None) -> None:
+        """Recompute level-wise BatchNorm's statistics with the current weights (a no-op without it).
+
+        Each level's row is updated only by the batches drawn at that level, one in T, so its running
+        average spans hundreds of optimizer steps of older weights, and eval mode then normalises with
+        statistics the current network never produced (eval loss several times the training loss).
+        Here every level sees ``batches_per_level`` fresh batches of ``draw_batch()`` (clean images in
+        the model's range and layout, labels) noised to that level, averaged evenly, in fp32 as sampling
+        runs."""
+        norms = [m for m in self.modules() if isinstance(m, LevelBatchNorm2d)]
+        if not norms:
+            return
+        was_training = self.training
+        momenta = [m.momentum for m in norms]
+        self.train()
+        try:
+            for level in self.norm_sigmas.tolist():
+                for k in range(batches_per_level):
+                    for m in norms:
+                        m.momentum = 1.0 / (k + 1)  # a cumulative average: the first batch replaces the row
+                    clean, labels = draw_batch()
+                    noise = torch.randn(clean.shape, device=clean.device, generator=generator)
+                    sigma = torch.full((clean.shape[0],), level, device=clean.device)
+                    self(clean + level * noise.to(memory_format=torch.preserve_format), sigma, labels)
+        finally:
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+            self.train(was_training)
 
     def level_position(self, sigma: torch.Tensor) -> torch.Tensor | None:
         """Each sample's fractional row on the training levels, linear in log sigma; None without them."""
@@ -208,13 +240,15 @@ class ConditionalDenoiser(nn.Module):
         """The raw network F: conv encoder/decoder conditioned on the label and ``c_noise`` (``sigma``
         places level-wise BatchNorm; it defaults to ``c_noise``, which is sigma for direct models)."""
         position = self.level_position(c_noise if sigma is None else sigma)
-        if self.config.conditioning == "planes":
-            label_plane = self.label_plane(self.embed_labels(labels)).reshape(-1, 1, 28, 28).to(x.dtype)
+        embedding = self.embed_labels(labels)
+        vector = None
+        if "film" in self.config.conditioning:
+            vector = self.cond_mlp(torch.cat([embedding, self._noise_features(c_noise).to(x.dtype)], dim=1))
+        if "planes" in self.config.conditioning:
+            label_plane = self.label_plane(embedding).reshape(-1, 1, 28, 28).to(x.dtype)
             level_plane = c_noise.to(x.dtype)[:, None, None, None].expand(-1, 1, 28, 28)
-            x, cond = torch.cat([x, label_plane, level_plane], dim=1), Cond(None, position)
-        else:
-            vector = torch.cat([self.embed_labels(labels), self._noise_features(c_noise).to(x.dtype)], dim=1)
-            cond = Cond(self.cond_mlp(vector), position)
+            x = torch.cat([x, label_plane, level_plane], dim=1)
+        cond = Cond(vector, position)
         h1 = self.enc1(x, cond)
         h2 = self.enc2(h1, cond)
         h = self.enc3(h2, cond)

@@ -166,6 +166,7 @@ class Trainer(Reporting):
         self.sigma_bins = SigmaBins.for_config(cfg, self.device)
         self.quality: QualityMonitor | None = None
         self.start_epoch = 0
+        self._calibrated_at: int | None = None
         self.global_step = 0
         self.resume_position: dict[str, Any] | None = None
         if resume_payload is not None:
@@ -185,6 +186,7 @@ class Trainer(Reporting):
 
     def sampling_model(self) -> ConditionalDenoiser:
         """An eval-mode copy of the weights to sample from (EMA when on): never the training module."""
+        self._recalibrate_norms()
         source = self.ema.model if self.ema is not None else self.model
         clone = copy.deepcopy(source).eval()
         return clone.to(memory_format=torch.contiguous_format)
@@ -202,6 +204,7 @@ class Trainer(Reporting):
         cfg = self.train_config
         if not self.dist.is_main:
             return math.nan  # rank 0 validates
+        self._recalibrate_norms()
         was_training = model.training
         model.eval()
         gen = torch.Generator(device=self.device).manual_seed(VAL_SEED)
@@ -326,7 +329,26 @@ class Trainer(Reporting):
             self.ema.update(self.model)
         return self.dist.mean(loss.detach()), batch
 
+    def _recalibrate_norms(self) -> None:
+        """Level-wise BatchNorm's statistics recomputed with the current weights, once per step count,
+        before anything evaluates or samples (see ConditionalDenoiser.recalibrate_norms). Its own
+        generator, seeded by the step, leaves the training's random streams as they were."""
+        if not self.model_config.norm_levels or self._calibrated_at == self.global_step:
+            return
+        gen = torch.Generator(device=self.device).manual_seed(self.train_config.seed * 1_000_003 + self.global_step)
+        cpu_gen = torch.Generator().manual_seed(self.train_config.seed * 1_000_003 + self.global_step)
+        size = min(self.train_config.batch_size, self.train_x.shape[0])
+
+        def draw_batch() -> tuple[torch.Tensor, torch.Tensor]:
+            idx = torch.randint(0, self.train_x.shape[0], (size,), generator=cpu_gen).to(self.device)
+            return to_model_range(self.train_x[idx]).contiguous(memory_format=self.memory_format), self.train_y[idx]
+
+        for model in [self.model] + ([self.ema.model] if self.ema is not None else []):
+            model.recalibrate_norms(draw_batch, generator=gen)
+        self._calibrated_at = self.global_step
+
     def _save_position(self, epoch: int, at: EpochState) -> None:
+        self._recalibrate_norms()
         """A stop inside an epoch: save where in it we are (its permutation too) so a resume continues exactly."""
         if not math.isfinite(float(at.loss_sum)):  # never overwrite the last good checkpoint with NaN
             raise self._nonfinite_error(float(at.loss_sum))
