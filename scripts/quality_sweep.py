@@ -5,7 +5,8 @@ Each setting is ``key=value`` pairs joined by commas, e.g.::
     python scripts/quality_sweep.py --data-dir DATA --per-digit 200 --judges classifier \\
         "sampler=dpm2m,steps=14,guidance=1.5,interval=0.3:10" "sampler=dpm2m,steps=14,guidance=1.5,sigma_min=0.02"
 
-Keys: sampler, steps, guidance, interval (lo:hi, or "all"), sigma_min, sigma_max, start. Samples are
+Keys: sampler, steps, guidance, interval (lo:hi, or "all"), sigma_min, sigma_max, start, levels
+(explicit noise levels high:...:low, which also set steps and sigma_max). Samples are
 drawn as ``eval`` draws them (labels 0..9 repeated, batches of 500 seeded ``seed + b``) and kept as
 uint8 under ``--cache`` so another judge can score them later without sampling again. One JSON line
 per setting goes to ``--out``. Tune with ``--judges classifier``; the held-out judges are for the
@@ -34,7 +35,7 @@ from tui_denoiser.core.quality.judges import FILES, classifier_judge, load_judge
 from tui_denoiser.core.quality.scores import score_samples
 from tui_denoiser.core.sampling import sample
 
-KEYS = ("sampler", "steps", "guidance", "interval", "sigma_min", "sigma_max", "start", "churn")
+KEYS = ("sampler", "steps", "guidance", "interval", "sigma_min", "sigma_max", "start", "churn", "levels")
 
 
 def parse_setting(text: str, loaded) -> dict:
@@ -42,7 +43,7 @@ def parse_setting(text: str, loaded) -> dict:
     base = loaded.sampling
     s = {"sampler": base.sampler, "steps": base.steps, "guidance": base.guidance,
          "interval": base.guidance_interval, "sigma_min": base.sigma_min, "sigma_max": base.sigma_max,
-         "start": base.start, "churn": None}
+         "start": base.start, "churn": None, "levels": base.levels}
     for part in filter(None, text.split(",")):
         key, _, value = part.partition("=")
         if key not in KEYS:
@@ -53,6 +54,9 @@ def parse_setting(text: str, loaded) -> dict:
             s[key] = int(value)
         elif key == "churn":  # GAMMA:LO:HI, EDM's churn at the levels in LO..HI (see churned())
             s[key] = tuple(float(v) for v in value.split(":"))
+        elif key == "levels":
+            s[key] = tuple(float(v) for v in value.split(":"))
+            s["steps"], s["sigma_max"] = len(s[key]), s[key][0]
         elif key == "interval":
             s[key] = None if value == "all" else tuple(float(v) for v in value.split(":"))
         else:
@@ -79,7 +83,7 @@ def churned(model, labels, config, seed: int, churn: tuple[float, float, float])
 def to_config(loaded, s: dict) -> SamplingConfig:
     return loaded.sampling.replace(sampler=s["sampler"], steps=s["steps"], guidance=s["guidance"],
                                    guidance_interval=s["interval"], sigma_min=s["sigma_min"],
-                                   sigma_max=s["sigma_max"], start=s["start"])
+                                   sigma_max=s["sigma_max"], start=s["start"], levels=s["levels"])
 
 
 def draw(loaded, setting: dict, per_digit: int, seed: int, batch_size: int = 500) -> tuple[np.ndarray, int, float]:
@@ -130,7 +134,8 @@ def main(argv=None) -> int:
 
     for text in args.settings:
         setting = parse_setting(text, loaded)
-        key = hashlib.sha1(json.dumps([model_tag, setting, args.per_digit, args.seed], sort_keys=True,
+        keyed = {k: v for k, v in setting.items() if not (k == "levels" and v is None)}  # older caches' keys
+        key = hashlib.sha1(json.dumps([model_tag, keyed, args.per_digit, args.seed], sort_keys=True,
                                       default=str).encode()).hexdigest()[:16]
         npy, meta = cache / f"{key}.npy", cache / f"{key}.json"
         if npy.exists() and meta.exists():

@@ -184,7 +184,8 @@ def toy_denoiser(x: torch.Tensor, sigma) -> torch.Tensor:
     sigma = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
     s2 = 0.36
     pattern = torch.linspace(-0.5, 0.5, x[0].numel(), dtype=x.dtype).reshape(x.shape[1:])
-    return s2 / (s2 + sigma**2) * x + 0.3 * torch.tanh(x / (1 + sigma)) * sigma / (1 + sigma) + 0.2 * pattern / (1 + sigma)
+    bend = 0.3 * torch.tanh(x / (1 + sigma)) * sigma / (1 + sigma)
+    return s2 / (s2 + sigma**2) * x + bend + 0.2 * pattern / (1 + sigma)
 
 
 def _karras(n: int, sigma_min: float, sigma_max: float) -> list[float]:
