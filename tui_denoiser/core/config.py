@@ -356,11 +356,11 @@ RECIPES: dict[str, Recipe] = {
     "original": Recipe(
         "original",
         "The seed's design at its best: plain BatchNorm encoder/decoder with FiLM, one step t of T=20 per batch "
-        "on a log scale up to pure noise, BatchNorm statistics per level, unit-variance input, MSE, Adam 1e-4, "
-        "sampled from an EMA of the weights.",
-        model=ModelConfig(parameterization="scaled", norm_levels=ORIGINAL_LEVELS, conditioning="planes+film"),
+        "on a log scale up to pure noise, BatchNorm statistics per level, EDM's scaling and per-level weights of the "
+        "MSE, Adam 1e-4.",
+        model=ModelConfig(parameterization="edm", norm_levels=ORIGINAL_LEVELS, conditioning="planes+film"),
         train=TrainConfig(noise="geometric-batch", noise_levels=ORIGINAL_LEVELS, sigma_min=ORIGINAL_SIGMA_MIN,
-                          sigma_max=ORIGINAL_SIGMA_MAX, ema_decay=0.999),
+                          sigma_max=ORIGINAL_SIGMA_MAX),
     ),
     "seed": Recipe(
         "seed",

@@ -34,8 +34,9 @@ def training_sigmas(cfg: TrainConfig, batch: int, *, device: torch.device | str,
 
 
 def loss_weights(cfg: TrainConfig, sigma: torch.Tensor, sigma_data: float) -> torch.Tensor | None:
-    """Per-sample loss weights, or None for the plain MSE of the original recipe."""
-    if cfg.noise != "edm":
+    """Per-sample weights of the MSE to the clean image: EDM's, which make each level's error count
+    alike, for the edm and geometric (original recipe) modes; None, the plain MSE, for the seed's."""
+    if cfg.noise not in ("edm", "geometric-batch", "geometric"):
         return None
     return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
 

@@ -69,4 +69,5 @@ def require_shipped(path: Path) -> Path:
 
 DEFAULT_MODEL = shipped_file("denoiser-edm.pt")
 ORIGINAL_MODEL = shipped_file("denoiser-original.pt")
+SEED_MODEL = shipped_file("denoiser-seed.pt")
 CLASSIFIER_PATH = shipped_file("mnist-classifier.pt")

@@ -40,9 +40,9 @@ __all__ = ["BATCH", "SamplingScreen"]
 
 def _shipped_models() -> list[tuple[str, str]]:
     """The models that come with the package, as (label, path) for the model list."""
-    from tui_denoiser.core.paths import DEFAULT_MODEL, ORIGINAL_MODEL
+    from tui_denoiser.core.paths import DEFAULT_MODEL, ORIGINAL_MODEL, SEED_MODEL
 
-    shipped = [("shipped: edm", DEFAULT_MODEL), ("shipped: original", ORIGINAL_MODEL)]
+    shipped = [("shipped: edm", DEFAULT_MODEL), ("shipped: original", ORIGINAL_MODEL), ("shipped: seed", SEED_MODEL)]
     return [(label, str(path)) for label, path in shipped if path.is_file()]
 
 
