@@ -43,7 +43,7 @@ def test_original_model_defaults(tmp_path):
     path = ck.save_checkpoint(tmp_path / "o.pt", checkpoint_payload(TINY, TrainConfig(noise_levels=8)))
     loaded = load_model(path)
     assert not loaded.has_ema
-    assert loaded.sampling == SamplingConfig(sampler="original", steps=8, guidance=1.0, guidance_interval=None,
+    assert loaded.sampling == SamplingConfig(sampler="seed", steps=8, guidance=1.0, guidance_interval=None,
                                              start="pure", grid="linear", sigma_min=1 / 8, sigma_max=1.0)
     assert len(list(loaded.sample([3], seed=0))) == 9
 

@@ -154,7 +154,7 @@ def test_a_tiny_run_writes_eval_and_loss_by_sigma_records(tmp_path, tiny_tensors
     assert [(q["epoch"], q["global_step"], q["at"]) for q in quality] == [(0, 8, "epoch"), (1, 16, "epoch")]
     for q in quality:
         assert 0 <= q["accuracy"] <= 1 and q["frechet"] >= 0 and q["frechet_floor"] >= 0
-        assert q["per_digit"] == 5 and q["sampler"] == "original" and q["model_calls"] == 10
+        assert q["per_digit"] == 5 and q["sampler"] == "seed" and q["model_calls"] == 10
     assert [(r["epoch"], r["partial"]) for r in by_sigma] == [(0, False), (1, False)]
     for r in by_sigma:
         assert r["sigma"] == pytest.approx([t / 10 for t in range(1, 11)]) and len(r["edges"]) == 11

@@ -343,8 +343,9 @@ class Trainer(Reporting):
             idx = torch.randint(0, self.train_x.shape[0], (size,), generator=cpu_gen).to(self.device)
             return to_model_range(self.train_x[idx]).contiguous(memory_format=self.memory_format), self.train_y[idx]
 
+        per_level = max(1, min(4, self.train_x.shape[0] // size))  # 4 batches a level, fewer on tiny data
         for model in [self.model] + ([self.ema.model] if self.ema is not None else []):
-            model.recalibrate_norms(draw_batch, generator=gen)
+            model.recalibrate_norms(draw_batch, batches_per_level=per_level, generator=gen)
         self._calibrated_at = self.global_step
 
     def _save_position(self, epoch: int, at: EpochState) -> None:
