@@ -56,7 +56,8 @@ async def test_recipe_selector_refills_the_form(tmp_path, tiny_data_dir):
 
 @asynctest
 async def test_short_real_training_fills_chart_lr_preview_and_log(tmp_path, tiny_data_dir):
-    app = _app(tmp_path, tiny_data_dir, batch_size=128)
+    # A small quality evaluation: this test is about the chart, the LR, the preview and the log.
+    app = _app(tmp_path, tiny_data_dir, batch_size=128, eval_per_digit=2)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         screen = app.training_screen
