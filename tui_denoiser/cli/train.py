@@ -120,6 +120,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         distributed.teardown(finished=finished)
 
 
+def _resume_dir(args: argparse.Namespace) -> Path:
+    """The run folder ``--resume`` names, once it is readable and holds last.pt (else one line)."""
+    run_dir = Path(args.resume).expanduser()
+    cli_args.check_readable_run_dir(run_dir)
+    if not (run_dir / "last.pt").is_file():
+        raise UserError(f"cannot resume: {run_dir / 'last.pt'} not found")
+    return run_dir
+
+
 def _train(args: argparse.Namespace) -> int:
     from tui_denoiser.core.training import distributed
     from tui_denoiser.core.paths import new_run_dir
@@ -127,10 +136,7 @@ def _train(args: argparse.Namespace) -> int:
 
     model_config, train_config = _train_configs(args)
     if args.resume:
-        run_dir = Path(args.resume).expanduser()
-        cli_args.check_readable_run_dir(run_dir)
-        if not (run_dir / "last.pt").is_file():
-            raise UserError(f"cannot resume: {run_dir / 'last.pt'} not found")
+        run_dir = _resume_dir(args)
         if args.run_dir and Path(args.run_dir).expanduser() != run_dir:
             raise UserError("--resume continues in its own folder; drop --run-dir")
         from tui_denoiser.core.checkpoint import configs_from, load_checkpoint
@@ -244,10 +250,7 @@ def _launcher_precision(args: argparse.Namespace) -> list[str]:
     they skip the probe and agree."""
     model_config, train_config = _train_configs(args)
     if args.resume:
-        run_dir = Path(args.resume).expanduser()
-        cli_args.check_readable_run_dir(run_dir)
-        if not (run_dir / "last.pt").is_file():
-            raise UserError(f"cannot resume: {run_dir / 'last.pt'} not found")
+        run_dir = _resume_dir(args)
         from tui_denoiser.core.checkpoint import configs_from, load_checkpoint
 
         model_config, train_config = configs_from(load_checkpoint(run_dir / "last.pt"), run_dir / "last.pt")
