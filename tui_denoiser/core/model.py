@@ -205,7 +205,7 @@ class ConditionalDenoiser(nn.Module):
                     clean, labels = draw_batch()
                     noise = torch.randn(clean.shape, device=clean.device, generator=generator)
                     sigma = torch.full((clean.shape[0],), level, device=clean.device)
-                    self(clean + level * noise.to(memory_format=torch.preserve_format), sigma, labels)
+                    self(clean + level * noise, sigma, labels)
         finally:
             for m, momentum in zip(norms, momenta):
                 m.momentum = momentum
@@ -217,11 +217,10 @@ class ConditionalDenoiser(nn.Module):
             return None
         logs = self.norm_sigmas.log()
         s = sigma.float().clamp_min(1e-8).log().clamp(logs[0], logs[-1])
-        hi = torch.searchsorted(logs, s).clamp(1, logs.shape[0] - 1) if logs.shape[0] > 1 else torch.zeros_like(s, dtype=torch.long)
         if logs.shape[0] == 1:
             return torch.zeros_like(s)
-        lo = hi - 1
-        return lo.float() + (s - logs[lo]) / (logs[hi] - logs[lo]).clamp_min(1e-12)
+        lo = torch.searchsorted(logs, s).clamp(1, logs.shape[0] - 1) - 1
+        return lo.float() + (s - logs[lo]) / (logs[lo + 1] - logs[lo]).clamp_min(1e-12)
 
     def _noise_features(self, c_noise: torch.Tensor) -> torch.Tensor:
         angles = c_noise[:, None] * self.noise_freqs[None, :]
