@@ -20,15 +20,16 @@ def test_defaults_and_recipes_validate():
     for recipe in RECIPES.values():
         recipe.model.validate()
         recipe.train.validate()
-    # The dataclass defaults are the seed's literal reading; the original recipe changes only what the
-    # seed leaves open (the levels' scale, T, how the level enters, the normalisation statistics).
+    # The dataclass defaults are the seed's literal reading; the original recipe keeps what the seed fixes
+    # (label embedding, BatchNorm conv encoder and transposed-conv decoder, one level a batch, Adam 1e-4,
+    # StepLR(10, 0.5), batch 128, 30 epochs) and chooses what it leaves open.
     assert RECIPES["seed"].train == TrainConfig()
     assert RECIPES["seed"].model == ModelConfig(conditioning="planes")
     original = RECIPES["original"]
     assert (original.train.batch_size, original.train.lr, original.train.epochs) == (128, 1e-4, 30)
     assert (original.train.step_size, original.train.gamma) == (10, 0.5)
     assert original.train.noise == "geometric-batch" and original.model.norm == "batch"
-    assert original.model.embed_dim == 64 and not original.model.skip_connections
+    assert original.model.embed_dim == 64 and original.model.res_blocks == 0
 
 
 def test_config_error_is_a_user_error():

@@ -100,12 +100,16 @@ def flag_of(field: str) -> str:
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """The sampling request of ``sample`` and ``eval``; what is left out is the model's own."""
     parser.add_argument("--sampler", type=sampler, metavar="{" + ",".join(SAMPLER_NAMES) + "}",
-                        help="sampler (default: the model's own; dpm2m-churn for EDM models, original otherwise)")
+                        help="sampler (default: the model's own; dpm2m-churn for EDM models, stochastic over its "
+                             "training levels for the original recipe, seed for the seed recipe)")
     parser.add_argument("--steps", type=positive_int, help="sampling steps (default: the model's)")
     parser.add_argument("--guidance", type=number,
                         help="classifier-free guidance scale, 1 = plain conditional (default: the model's)")
     parser.add_argument("--guidance-interval", type=guidance_interval, default=KEEP, metavar="LO,HI|all",
                         help="guide only at noise levels in LO..HI, or 'all' at every level (default: the model's)")
+    parser.add_argument("--guide", metavar="CHECKPOINT",
+                        help="autoguidance: guide away from this weaker model of the same digits instead of the "
+                             "null label (--guidance sets how far)")
     parser.add_argument("--max-calls", type=positive_int, metavar="N",
                         help="the best measured setting that costs at most N model calls per sample "
                              "(picks sampler, steps and guidance itself)")
