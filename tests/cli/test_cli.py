@@ -106,6 +106,19 @@ def test_sample_is_seeded(tmp_path, checkpoint):
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
+def test_sample_with_a_guide_model(tmp_path, checkpoint, capsys):
+    base = ["sample", "--digit", "2", "--count", "2", "--steps", "2", "--checkpoint", str(checkpoint),
+            "--guidance", "2"]
+    assert main([*base, "--out", str(tmp_path / "cfg.npy")]) == 0
+    assert main([*base, "--guide", str(checkpoint), "--out", str(tmp_path / "auto.npy")]) == 0
+    cfg, auto = np.load(tmp_path / "cfg.npy"), np.load(tmp_path / "auto.npy")
+    assert not np.array_equal(cfg, auto)  # the guide replaced the null label
+    capsys.readouterr()
+    bad = tmp_path / "not-a-model.pt"
+    bad.write_bytes(b"not a checkpoint")
+    _one_error_line(capsys, main([*base, "--guide", str(bad), "--out", str(tmp_path / "x.npy")]), str(bad))
+
+
 def test_sample_strip(tmp_path, checkpoint):
     out = tmp_path / "strip.png"
     assert main(["sample", "--digit", "0", "--count", "2", "--steps", "3", "--sampler", "euler",

@@ -119,6 +119,33 @@ def test_guidance_mixes_conditional_and_null_predictions(model):
     assert not torch.allclose(got, plain, atol=1e-3)
 
 
+def test_autoguidance_pushes_away_from_the_guide_of_the_same_label(model):
+    torch.manual_seed(7)
+    guide = ConditionalDenoiser(ModelConfig(channels=(4, 8, 8))).eval()
+    labels = torch.tensor([2, 5])
+    w = 2.0
+    config = SamplingConfig(sampler="seed", steps=2, sigma_max=1.0, guidance=w)
+    steps = list(sample(model, labels, config, seed=9, guide=guide))
+    x = torch.randn((2, 1, 28, 28), generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        for t in (2, 1):
+            level = torch.full((1, 1, 1, 1), t / 2)
+            cond, weak = model(x, level, labels), guide(x, level, labels)  # the guide sees the label too
+            x = weak + w * (cond - weak)
+    assert torch.allclose(steps[-1].images, x, atol=1e-4)
+    assert steps[-1].model_calls == 4  # the guide's call counts as one
+    # A guide equal to the model guides nowhere: the plain conditional samples.
+    same = final_images(sample(model, labels, config, seed=9, guide=model))
+    plain = final_images(sample(model, labels, config.replace(guidance=1.0), seed=9))
+    assert torch.allclose(same, plain, atol=1e-5)
+
+
+def test_autoguidance_refuses_a_guide_in_training_mode(model):
+    guide = ConditionalDenoiser(ModelConfig(channels=(4, 8, 8))).train()
+    with pytest.raises(RuntimeError, match="eval mode"):
+        next(iter(sample(model, [1], SamplingConfig(guidance=2.0), guide=guide)))
+
+
 def test_sampling_refuses_a_model_in_training_mode():
     training = ConditionalDenoiser(ModelConfig(channels=(8, 16, 16))).train()
     with pytest.raises(RuntimeError, match="eval"):

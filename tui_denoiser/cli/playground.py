@@ -62,7 +62,7 @@ def _load(args: argparse.Namespace, *, editing: bool):
 
     if getattr(args, "max_calls", None) is not None:
         raise UserError(f"--max-calls is for sample and eval; {args.command} takes --sampler, --steps and --guidance")
-    loaded = load_model(default_checkpoint(args.checkpoint), device=pick_device(args.device))
+    loaded = load_model(default_checkpoint(args.checkpoint), device=pick_device(args.device), guide=args.guide)
     defaults = editing_sampling(loaded.sampling) if editing else loaded.sampling
     sampling = resolve_sampling(defaults, sampler=args.sampler, steps=args.steps, guidance=args.guidance,
                                 guidance_interval=args.guidance_interval)

@@ -45,6 +45,8 @@ class LoadedModel:
     history: list[dict[str, Any]] = field(default_factory=list)
     has_ema: bool = False
     sampling: SamplingConfig | None = None  # the model's own sampling; None: its recipe's defaults
+    guide: ConditionalDenoiser | None = None  # autoguidance: a weaker model guidance pushes away from
+    guide_path: Path | None = None
 
     def __post_init__(self) -> None:
         if self.sampling is None:
@@ -54,11 +56,15 @@ class LoadedModel:
                seed: int = 0) -> Iterator[SampleStep]:
         """Yield every step of sampling ``labels`` (``config`` None: the model's own sampling)."""
         return sample(self.model, labels, config or self.sampling, seed=seed,
-                      sigma_data=self.model_config.sigma_data)
+                      sigma_data=self.model_config.sigma_data, guide=self.guide)
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu", *, ema: bool = True) -> LoadedModel:
-    """Load a checkpoint for sampling (EMA weights when present and ``ema``); errors are one line."""
+def load_model(path: str | Path, device: str | torch.device = "cpu", *, ema: bool = True,
+               guide: str | Path | None = None) -> LoadedModel:
+    """Load a checkpoint for sampling (EMA weights when present and ``ema``); errors are one line.
+
+    ``guide``: a second checkpoint, a weaker model of the same digits, that guidance then pushes away
+    from instead of the null label (autoguidance); the guidance scale and interval stay the config's."""
     path = Path(path).expanduser()
     payload = load_checkpoint(path)
     model_config, train_config = configs_from(payload, path)
@@ -67,7 +73,17 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", *, ema: boo
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"{path} has an invalid sampling config: {exc}") from exc
     model = prepare_for_inference(build_from(payload, path, ema=ema), device)
+    guide_model, guide_path = None, None
+    if guide is not None:
+        guide_path = Path(guide).expanduser()
+        guide_payload = load_checkpoint(guide_path)
+        guide_config, _ = configs_from(guide_payload, guide_path)
+        if guide_config.num_classes != model_config.num_classes:
+            raise CheckpointError(f"{guide_path} draws {guide_config.num_classes} classes and {path} "
+                                  f"{model_config.num_classes}: a guide must draw the same digits")
+        guide_model = prepare_for_inference(build_from(guide_payload, guide_path, ema=ema),
+                                            next(model.parameters()).device)
     return LoadedModel(model=model, model_config=model_config, train_config=train_config, path=path,
                        epoch=int(payload.get("epoch", 0)), global_step=int(payload.get("global_step", 0)),
                        history=list(payload.get("history") or []), has_ema=payload.get("ema") is not None,
-                       sampling=sampling)
+                       sampling=sampling, guide=guide_model, guide_path=guide_path)

@@ -191,7 +191,8 @@ def edit(loaded: Any, images: np.ndarray, sigma: float, digits: int | Sequence[i
     generator = torch.Generator().manual_seed(int(seed))
     clean = to_model(images)
     x = clean + sigma * torch.randn(clean.shape, generator=generator)
-    return drive(loaded.model, labels, config, x=x, sigmas=edit_sigmas(config, sigma), generator=generator)
+    return drive(loaded.model, labels, config, x=x, sigmas=edit_sigmas(config, sigma), generator=generator,
+                 guide=_guide(loaded))
 
 
 # -- inpainting ---------------------------------------------------------------------------------------
@@ -222,7 +223,13 @@ def inpaint(loaded: Any, images: np.ndarray, mask: np.ndarray, digits: int | Seq
             x.shape, generator=generator).to(x.device)
         return torch.where(unknown.to(x.device), x, known)
 
-    return drive(loaded.model, labels, config, x=x, sigmas=sigmas, generator=generator, hook=keep_known)
+    return drive(loaded.model, labels, config, x=x, sigmas=sigmas, generator=generator, hook=keep_known,
+                 guide=_guide(loaded))
+
+
+def _guide(loaded: Any) -> torch.nn.Module | None:
+    """The autoguidance model a :class:`LoadedModel` carries (None: guidance uses the null label)."""
+    return getattr(loaded, "guide", None)
 
 
 def _start_std(config: SamplingConfig, loaded: Any) -> float:
@@ -285,9 +292,12 @@ def morph_digits(loaded: Any, digit: int, to: int, count: int, *, seed: int = 0,
         weights[0, digit] += 1 - t
         weights[0, to] += t
         x, generator = _start_noise(seed, config, loaded)
-        model = MixedLabels(loaded.model, weights).to(next(loaded.model.parameters()).device)
+        device = next(loaded.model.parameters()).device
+        model = MixedLabels(loaded.model, weights).to(device)
+        guide = _guide(loaded)
+        guide = MixedLabels(guide, weights).to(device) if guide is not None else None
         runs.append(drive(model, torch.zeros(1, dtype=torch.long), config, x=x, sigmas=sigma_schedule(config),
-                          generator=generator))
+                          generator=generator, guide=guide))
     return _in_lockstep(runs)
 
 
@@ -320,7 +330,7 @@ def morph_seeds(loaded: Any, digit: int, seed: int, to_seed: int, count: int, *,
         t = i / (count - 1)
         _, generator = _start_noise(seed if t < 0.5 else to_seed, config, loaded)  # the stochastic sampler's noise
         runs.append(drive(loaded.model, torch.tensor([digit]), config, x=slerp(a, b, t),
-                          sigmas=sigma_schedule(config), generator=generator))
+                          sigmas=sigma_schedule(config), generator=generator, guide=_guide(loaded)))
     return _in_lockstep(runs)
 
 

@@ -9,7 +9,9 @@ A new sampler is one function and one registry line (and its name in ``config.SA
 
 Classifier-free guidance: ``D = D_null + w (D_label - D_null)``; ``w = 1`` is the plain conditional
 model (one call), ``w > 1`` pushes towards the label (two calls per evaluation, batched), only at
-noise levels inside the config's ``guidance_interval`` when it has one.
+noise levels inside the config's ``guidance_interval`` when it has one. Autoguidance (Karras et al.
+2024) replaces ``D_null`` by a weaker model of the same label, ``guide``: ``D = D_guide + w (D_label -
+D_guide)`` pushes away from the guide's errors rather than towards the label alone.
 
 Starting noise: ``start="pure"`` draws ``sigma_max * N(0, 1)`` (the original's N(0, 1) when
 sigma_max = 1; EDM's convention); ``start="matched"`` draws with the standard deviation that training
@@ -275,11 +277,14 @@ def sigma_schedule(config: SamplingConfig) -> list[float]:
 
 
 class GuidedDenoiser:
-    """``D(x, sigma)`` for a batch of labels, with classifier-free guidance where the config asks for
-    it; counts the network evaluations per sample in ``calls``."""
+    """``D(x, sigma)`` for a batch of labels, with classifier-free guidance (or autoguidance, when a
+    ``guide`` model is given) where the config asks for it; counts the network evaluations per sample
+    in ``calls`` (a guide's call counts as one)."""
 
-    def __init__(self, model: torch.nn.Module, labels: torch.Tensor, config: SamplingConfig):
+    def __init__(self, model: torch.nn.Module, labels: torch.Tensor, config: SamplingConfig,
+                 guide: torch.nn.Module | None = None):
         self.model = model
+        self.guide = guide
         self.labels = labels
         self.null = torch.full_like(labels, getattr(model, "null_label", 10))
         self.guidance = config.guidance
@@ -297,6 +302,10 @@ class GuidedDenoiser:
             self.calls += 1
             return self.model(x, level, self.labels).float()
         self.calls += 2
+        if self.guide is not None:
+            cond = self.model(x, level, self.labels).float()
+            weak = self.guide(x, level, self.labels).float()
+            return weak + self.guidance * (cond - weak)
         both = self.model(torch.cat([x, x]), level, torch.cat([self.labels, self.null])).float()
         cond, uncond = both.chunk(2)
         return uncond + self.guidance * (cond - uncond)
@@ -312,8 +321,10 @@ def chunk_bounds(count: int, chunk_size: int | None) -> list[tuple[int, int]]:
 
 
 def sample(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config: SamplingConfig, *,
-           seed: int = 0, sigma_data: float = SIGMA_DATA, chunk_size: int | None = -1) -> Iterator[SampleStep]:
-    """Yield the K + 1 frames of denoising ``len(labels)`` samples as ``config`` says.
+           seed: int = 0, sigma_data: float = SIGMA_DATA, chunk_size: int | None = -1,
+           guide: torch.nn.Module | None = None) -> Iterator[SampleStep]:
+    """Yield the K + 1 frames of denoising ``len(labels)`` samples as ``config`` says (with ``guide``:
+    its guidance is autoguidance by that model, which must be in eval mode on the model's device).
 
     ``model`` must be in eval mode (sample from a copy, never from a module a trainer is updating); it
     is used as it is, on its own device and memory layout. The starting noise comes from a CPU
@@ -333,13 +344,13 @@ def sample(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config:
     start_std = config.sigma_max if config.start == "pure" else math.sqrt(config.sigma_max**2 + sigma_data**2)
     x = torch.randn((labels_t.shape[0], 1, 28, 28), generator=generator) * start_std
     yield from drive(model, labels_t, config, x=x, sigmas=sigma_schedule(config), generator=generator,
-                     chunk_size=chunk_size)
+                     chunk_size=chunk_size, guide=guide)
 
 
 def drive(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config: SamplingConfig, *,
           x: torch.Tensor, sigmas: list[float], generator: torch.Generator,
           hook: Callable[[int, torch.Tensor, float], torch.Tensor] | None = None,
-          chunk_size: int | None = -1) -> Iterator[SampleStep]:
+          chunk_size: int | None = -1, guide: torch.nn.Module | None = None) -> Iterator[SampleStep]:
     """The driver: run ``config.sampler`` from ``x`` at ``sigmas[0]`` down ``sigmas`` (ending at 0) and
     yield every frame (``len(sigmas)`` of them), chunk by chunk as :func:`sample` says. :func:`sample`
     starts it from pure noise over the whole schedule; the playground starts it from a noised drawing
@@ -350,7 +361,7 @@ def drive(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config: 
     sampler goes on from the tensor it yields.
     """
     config.validate()
-    if model.training:
+    if model.training or (guide is not None and guide.training):
         raise RuntimeError("sample() needs a model in eval mode: sample from an eval copy, not the training module")
     device = next(model.parameters()).device
     if device.type == "cpu":
@@ -360,7 +371,7 @@ def drive(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config: 
     labels_t = torch.as_tensor(labels, dtype=torch.long).reshape(-1).to(device)
     x = x.to(device)
     bounds = chunk_bounds(labels_t.shape[0], chunk_size)
-    denoisers = [GuidedDenoiser(model, labels_t[a:b], config) for a, b in bounds]
+    denoisers = [GuidedDenoiser(model, labels_t[a:b], config, guide) for a, b in bounds]
     trajectories = [SAMPLERS[config.sampler].run(d, x[a:b], sigmas, generator=generator)
                     for d, (a, b) in zip(denoisers, bounds)]
     total = len(sigmas) - 1

@@ -80,6 +80,7 @@ class EvalReport:
     classifier_accuracy: float | None = None  # the classifier's own test accuracy, from its file
     device: str = "cpu"
     guidance_interval: list[float] | None = None  # noise levels where guidance applied; None = all
+    guide: str | None = None  # autoguidance: the guide checkpoint; None = the null label (CFG)
     # Every judge (the classifier first, then the held-out ones), specks and ink: QualityScores.to_json()
     quality: dict[str, Any] | None = None
 
@@ -180,6 +181,7 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
         sampler=sampling.sampler, steps=sampling.steps, guidance=float(sampling.guidance), seed=int(seed),
         per_digit=int(per_digit), num_samples=n,
         guidance_interval=list(sampling.guidance_interval) if sampling.guidance_interval else None,
+        guide=str(loaded.guide_path) if getattr(loaded, "guide_path", None) else None,
         accuracy=float(score.accuracy), per_digit_accuracy=list(score.per_digit_accuracy), frechet=score.frechet,
         frechet_floor=score.frechet_floor, reference_count=count, diversity=score.diversity,
         diversity_samples=tuning.spread_samples, diversity_real=tuning.spread_real, psnr=rows,
@@ -193,8 +195,11 @@ def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
              classifier_path: str | Path | None = None, per_digit: int = 100, sampler: str | None = None,
              steps: int | None = None, guidance: float | None = None, guidance_interval: Any = KEEP, seed: int = 0,
              device: str = "cpu", psnr_images: int = 1000, callback: Callable[[EvalProgress], None] | None = None,
-             download: bool = True, held_out: bool = True, max_calls: int | None = None) -> EvalReport:
+             download: bool = True, held_out: bool = True, max_calls: int | None = None,
+             guide: str | Path | None = None) -> EvalReport:
     """Load the checkpoint, the classifier and MNIST (``data_dir``, default the cache), then :func:`evaluate`.
+
+    ``guide``: a weaker checkpoint for autoguidance (see :func:`core.inference.load_model`).
 
     ``held_out``: also score on every shipped held-out judge (``core/quality/judges.py``) that is installed.
 
@@ -210,7 +215,7 @@ def run_eval(checkpoint_path: str | Path, data_dir: str | Path | None = None, *,
         raise ConfigError(f"device must be one of auto, cpu, cuda, mps, got {device!r}")
     dev = pick_device(device)
     _check_int("per_digit", per_digit, 1, MAX_PER_DIGIT)
-    loaded = load_model(checkpoint_path, dev)
+    loaded = load_model(checkpoint_path, dev, guide=guide)
     if loaded.train_config.dataset != "mnist":
         raise UserError(f"{loaded.path} was trained on {loaded.train_config.dataset}; eval judges MNIST digits only")
     classifier = load_classifier(classifier_path if classifier_path is not None
@@ -232,7 +237,8 @@ def format_report(report: EvalReport) -> str:
     lines = [
         f"Sample quality of {r.checkpoint} (epoch {r.epoch})",
         f"  sampler {r.sampler}, {r.steps} steps, guidance {r.guidance:g}"
-        f"{' at noise %g..%g' % tuple(r.guidance_interval) if r.guidance_interval and r.guidance != 1 else ''}, "
+        f"{' at noise %g..%g' % tuple(r.guidance_interval) if r.guidance_interval and r.guidance != 1 else ''}"
+        f"{' from the guide ' + r.guide if r.guide and r.guidance != 1 else ''}, "
         f"{r.model_calls_per_sample} model calls per sample",
         f"  {r.num_samples} samples ({r.per_digit} per digit), seed {r.seed}, {r.device}; "
         f"sampling {r.sampling_seconds:.1f} s, total {r.wall_seconds:.1f} s",
