@@ -163,3 +163,24 @@ async def test_a_budget_of_model_calls_picks_the_setting_sample_max_calls_picks(
         assert screen.shown_request.sampling == within_budget(defaults, 4)
         screen.query_one("#max-calls", Input).value = ""  # no budget: the model's own sampling again
         await wait_for(pilot, lambda: screen.shown_request.sampling == defaults and screen.pending_request is None)
+
+
+@asynctest
+async def test_the_shipped_guide_replaces_the_null_label_by_mouse(tmp_path):
+    from tui_denoiser.core.paths import DEFAULT_MODEL, GUIDE_MODEL
+
+    app = _app(tmp_path, DEFAULT_MODEL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.sampling_screen
+        await wait_for(pilot, lambda: screen.frames and screen.pending_request is None)
+        assert screen.shown_request.guide is None  # classifier-free guidance by default
+        cfg_final = _big(screen)
+        await pilot.click("#guide")  # open the list, then pick the shipped guide with the mouse
+        await pilot.pause()
+        await pilot.click("#guide SelectOverlay", offset=(2, 1))
+        await wait_for(pilot, lambda: screen.shown_request.guide == str(GUIDE_MODEL)
+                       and screen.pending_request is None)
+        assert not np.array_equal(_big(screen), cfg_final)
+        screen.query_one("#guidance", Input).value = "1"  # unguided: the guide plays no part
+        await wait_for(pilot, lambda: screen.shown_request.sampling.guidance == 1 and screen.pending_request is None)
+        assert screen.shown_request.guide is None

@@ -107,9 +107,10 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                         help="classifier-free guidance scale, 1 = plain conditional (default: the model's)")
     parser.add_argument("--guidance-interval", type=guidance_interval, default=KEEP, metavar="LO,HI|all",
                         help="guide only at noise levels in LO..HI, or 'all' at every level (default: the model's)")
-    parser.add_argument("--guide", metavar="CHECKPOINT",
+    parser.add_argument("--guide", metavar="CHECKPOINT|shipped",
                         help="autoguidance: guide away from this weaker model of the same digits instead of the "
-                             "null label (--guidance sets how far)")
+                             "null label ('shipped': the guide shipped for the default model; --guidance sets "
+                             "how far)")
     parser.add_argument("--max-calls", type=positive_int, metavar="N",
                         help="the best measured setting that costs at most N model calls per sample "
                              "(picks sampler, steps and guidance itself)")
@@ -144,6 +145,17 @@ def default_checkpoint(given: str | None) -> Path:
     if not paths.DEFAULT_MODEL.is_file():
         raise UserError(f"no --checkpoint given and {paths.missing_shipped_line(paths.DEFAULT_MODEL)}")
     return paths.DEFAULT_MODEL
+
+
+def guide_checkpoint(given: str | None) -> Path | None:
+    """``--guide``: None, a path, or ``shipped`` for the guide that comes with the package."""
+    from tui_denoiser.core import paths
+
+    if given is None:
+        return None
+    if given == "shipped":
+        return paths.require_shipped(paths.GUIDE_MODEL)
+    return Path(given).expanduser()
 
 
 def check_readable_run_dir(run_dir: Path) -> None:

@@ -67,7 +67,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from tui_denoiser.core.sampling_policy import resolve_sampling
 
     loaded = load_model(cli_args.default_checkpoint(args.checkpoint), device=pick_device(args.device),
-                        guide=args.guide)
+                        guide=cli_args.guide_checkpoint(args.guide))
     sampling = resolve_sampling(_budgeted(loaded.sampling, args), sampler=args.sampler, steps=args.steps,
                                 guidance=args.guidance, guidance_interval=args.guidance_interval, start=args.start)
     frames = [to_uint8(step.images) for step in loaded.sample([args.digit] * args.count, sampling, seed=args.seed)]
@@ -119,7 +119,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report = run_eval(cli_args.default_checkpoint(args.checkpoint), args.data_dir or default_data_dir(),
                       per_digit=args.per_digit, sampler=args.sampler, steps=args.steps, guidance=args.guidance,
                       guidance_interval=args.guidance_interval, seed=args.seed, device=args.device,
-                      max_calls=args.max_calls, guide=args.guide)
+                      max_calls=args.max_calls, guide=cli_args.guide_checkpoint(args.guide))
     print(format_report(report))
     if args.json:
         Path(args.json).expanduser().write_text(json.dumps(report.to_json(), indent=2) + "\n")

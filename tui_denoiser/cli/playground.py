@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from tui_denoiser.cli.args import (add_output_arguments, add_sampling_arguments, check_out, default_checkpoint, digit,
-                                   non_negative_int, number, positive_int)
+                                   guide_checkpoint, non_negative_int, number, positive_int)
 from tui_denoiser.core.config import DEVICES
 from tui_denoiser.core.errors import UserError
 
@@ -62,7 +62,8 @@ def _load(args: argparse.Namespace, *, editing: bool):
 
     if getattr(args, "max_calls", None) is not None:
         raise UserError(f"--max-calls is for sample and eval; {args.command} takes --sampler, --steps and --guidance")
-    loaded = load_model(default_checkpoint(args.checkpoint), device=pick_device(args.device), guide=args.guide)
+    loaded = load_model(default_checkpoint(args.checkpoint), device=pick_device(args.device),
+                        guide=guide_checkpoint(args.guide))
     defaults = editing_sampling(loaded.sampling) if editing else loaded.sampling
     sampling = resolve_sampling(defaults, sampler=args.sampler, steps=args.steps, guidance=args.guidance,
                                 guidance_interval=args.guidance_interval)

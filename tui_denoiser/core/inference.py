@@ -53,10 +53,11 @@ class LoadedModel:
             self.sampling = default_sampling(self.model_config, self.train_config)
 
     def sample(self, labels: Sequence[int] | torch.Tensor, config: SamplingConfig | None = None, *,
-               seed: int = 0) -> Iterator[SampleStep]:
-        """Yield every step of sampling ``labels`` (``config`` None: the model's own sampling)."""
+               seed: int = 0, guide: torch.nn.Module | None = None) -> Iterator[SampleStep]:
+        """Yield every step of sampling ``labels`` (``config`` None: the model's own sampling; ``guide``
+        None: the guide loaded with the model, if any)."""
         return sample(self.model, labels, config or self.sampling, seed=seed,
-                      sigma_data=self.model_config.sigma_data, guide=self.guide)
+                      sigma_data=self.model_config.sigma_data, guide=guide if guide is not None else self.guide)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu", *, ema: bool = True,
@@ -73,17 +74,21 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", *, ema: boo
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"{path} has an invalid sampling config: {exc}") from exc
     model = prepare_for_inference(build_from(payload, path, ema=ema), device)
-    guide_model, guide_path = None, None
-    if guide is not None:
-        guide_path = Path(guide).expanduser()
-        guide_payload = load_checkpoint(guide_path)
-        guide_config, _ = configs_from(guide_payload, guide_path)
-        if guide_config.num_classes != model_config.num_classes:
-            raise CheckpointError(f"{guide_path} draws {guide_config.num_classes} classes and {path} "
-                                  f"{model_config.num_classes}: a guide must draw the same digits")
-        guide_model = prepare_for_inference(build_from(guide_payload, guide_path, ema=ema),
-                                            next(model.parameters()).device)
+    guide_path = Path(guide).expanduser() if guide is not None else None
+    guide_model = load_guide(guide_path, model, ema=ema) if guide_path is not None else None
     return LoadedModel(model=model, model_config=model_config, train_config=train_config, path=path,
                        epoch=int(payload.get("epoch", 0)), global_step=int(payload.get("global_step", 0)),
                        history=list(payload.get("history") or []), has_ema=payload.get("ema") is not None,
                        sampling=sampling, guide=guide_model, guide_path=guide_path)
+
+
+def load_guide(path: str | Path, model: ConditionalDenoiser, *, ema: bool = True) -> ConditionalDenoiser:
+    """A checkpoint loaded as the autoguidance model of ``model`` (on its device), checked to draw the
+    same classes; errors are one line."""
+    path = Path(path).expanduser()
+    payload = load_checkpoint(path)
+    guide_config, _ = configs_from(payload, path)
+    if guide_config.num_classes != model.config.num_classes:
+        raise CheckpointError(f"{path} draws {guide_config.num_classes} classes and the model "
+                              f"{model.config.num_classes}: a guide must draw the same digits")
+    return prepare_for_inference(build_from(payload, path, ema=ema), next(model.parameters()).device)

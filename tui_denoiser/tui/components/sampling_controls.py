@@ -1,7 +1,7 @@
-"""The sampling screen's controls: which model, which digit, seed, steps, sampler, guidance and budget.
+"""The sampling screen's controls: which model, which digit, seed, steps, sampler, guidance, guide and budget.
 
 The widget owns the request as attributes (``digit``, ``seed``, ``steps``, ``sampler``, ``guidance``,
-``max_calls``; None means "the model's default", or no budget) and posts a :class:`SamplingControls.Requested` message whenever they
+``guide``, ``max_calls``; None means "the model's default", or no budget) and posts a :class:`SamplingControls.Requested` message whenever they
 make a new valid request. The fields only show those attributes: nothing is parsed back out of them
 later. What a request samples with is decided by the core's ``resolve_sampling`` on top of the loaded
 model's own sampling config, never here.
@@ -38,6 +38,7 @@ class SampleRequest:
     seed: int
     sampling: SamplingConfig
     batch: int = BATCH
+    guide: str | None = None  # autoguidance: the guide checkpoint's path; None: the null label (CFG)
 
     @property
     def sampler(self) -> str:
@@ -76,6 +77,7 @@ class SamplingControls(Vertical):
         self.sampler: str | None = None
         self.guidance: float | None = None
         self.max_calls: int | None = None  # a budget of model calls per sample (``sample --max-calls``)
+        self.guide: str | None = None  # a guide checkpoint for autoguidance; None: the null label
         self.model_options: list[tuple[str, str]] = []
 
     def compose(self) -> ComposeResult:
@@ -99,6 +101,9 @@ class SamplingControls(Vertical):
             yield Static("guidance", classes="ctl-name")
             yield Input("", placeholder="default", compact=True, id="guidance", type="number")
         yield Static("1 = plain conditional", id="guidance-help")
+        with Horizontal(classes="ctl-row"):
+            yield Static("guide", classes="ctl-name")
+            yield Select([], prompt="null label", compact=True, id="guide")
         with Horizontal(classes="ctl-row"):
             yield Static("calls ≤", classes="ctl-name")
             yield Input("", placeholder="any", compact=True, id="max-calls", type="integer")
@@ -130,6 +135,10 @@ class SamplingControls(Vertical):
             select.set_options(options)
             if self.model_key and any(value == self.model_key for _, value in options):
                 select.value = self.model_key
+
+    def show_guides(self, guides: list[tuple[str, str]]) -> None:
+        """The guide models on offer, as (label, path); the blank choice is the null label (CFG)."""
+        self.query_one("#guide", Select).set_options(guides)
 
     def use_model(self, key: str, sampling: SamplingConfig, info: str) -> None:
         """A model was loaded: its own sampling becomes what the fields show, then request a picture."""
@@ -175,7 +184,8 @@ class SamplingControls(Vertical):
             return None
         calls = count_model_calls(sampling)
         self.query_one("#calls-info", Static).update(f"= {calls} model call{'s' if calls != 1 else ''}")
-        return SampleRequest(self.model_key, self.digit, self.seed, sampling, self.batch)
+        return SampleRequest(self.model_key, self.digit, self.seed, sampling, self.batch,
+                             self.guide if sampling.guided else None)
 
     def post_request(self) -> None:
         request = self.request()
@@ -213,6 +223,12 @@ class SamplingControls(Vertical):
         if value is not _UNREADABLE:  # half-typed text ("-") is not a request yet
             setattr(self, name, value)
             self.post_request()
+
+    @on(Select.Changed, "#guide")
+    def _guide_chosen(self, event: Select.Changed) -> None:
+        event.stop()
+        self.guide = event.value if isinstance(event.value, str) else None
+        self.post_request()
 
     @on(Select.Changed, "#sampler")
     def _sampler_chosen(self, event: Select.Changed) -> None:

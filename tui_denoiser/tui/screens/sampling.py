@@ -46,6 +46,13 @@ def _shipped_models() -> list[tuple[str, str]]:
     return [(label, str(path)) for label, path in shipped if path.is_file()]
 
 
+def _shipped_guides() -> list[tuple[str, str]]:
+    """The autoguidance models that come with the package, as (label, path) for the guide list."""
+    from tui_denoiser.core.paths import GUIDE_MODEL
+
+    return [("shipped guide", str(GUIDE_MODEL))] if GUIDE_MODEL.is_file() else []
+
+
 class SamplingScreen(Screen):
     AUTO_FOCUS = ""  # keys go to the screen (digits, arrows, space) until the person picks a field
     BINDINGS = [
@@ -72,6 +79,7 @@ class SamplingScreen(Screen):
         self.pending_request: SampleRequest | None = None  # being sampled now
         self.exported: list[str] = []
         self._loading = False
+        self._guides: dict[str, Any] = {}  # guide path -> loaded guide model (only the sample worker touches it)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="body"):
@@ -100,6 +108,7 @@ class SamplingScreen(Screen):
     def on_mount(self) -> None:
         self.set_focus(None)
         self._scan_checkpoints()
+        self.controls.show_guides(_shipped_guides())
         shipped = _shipped_models()
         first = self.initial_checkpoint or (Path(shipped[0][1]) if shipped else None)
         if first is not None:
@@ -183,8 +192,15 @@ class SamplingScreen(Screen):
         try:
             from tui_denoiser.core.imaging import to_uint8
 
+            guide = None
+            if request.guide is not None:
+                from tui_denoiser.core.inference import load_guide
+
+                guide = self._guides.get(request.guide) or load_guide(request.guide, loaded.model)
+                self._guides[request.guide] = guide
             frames, sigmas = [], []
-            for step in loaded.sample([request.digit] * request.batch, request.sampling, seed=request.seed):
+            for step in loaded.sample([request.digit] * request.batch, request.sampling, seed=request.seed,
+                                      guide=guide):
                 if worker.is_cancelled:
                     return
                 frames.append(to_uint8(step.images))
