@@ -58,8 +58,11 @@ def test_original_samples_over_its_own_training_levels():
     assert config.grid == "geometric" and config.steps == recipe.train.noise_levels
     schedule = sigma_schedule(config)
     assert schedule[:-1] == pytest.approx(recipe.train.levels()[::-1]) and schedule[-1] == 0.0
-    # Guided (the recipe drops labels for it): the conditional and the null label at every level.
-    assert config.guided and count_model_calls(config) == 2 * recipe.train.noise_levels
+    # Guided (the recipe drops labels for it): the null label's call too at the levels inside the interval.
+    lo, hi = config.guidance_interval
+    inside = sum(lo <= sigma <= hi for sigma in recipe.train.levels())
+    assert config.guided and 0 < inside < recipe.train.noise_levels
+    assert count_model_calls(config) == recipe.train.noise_levels + inside
 
 
 def test_seed_samples_with_its_own_sampler():
