@@ -177,3 +177,14 @@ def test_recalibration_makes_eval_mode_match_training_mode():
         fresh = model(noisy, torch.full((64,), 1.0), labels)
     assert not model.training
     assert (fresh - train_out).abs().mean() < 0.25 * (stale - train_out).abs().mean()
+
+
+def test_the_shipped_seed_model_is_the_seed_recipe_with_its_own_sampler():
+    from tui_denoiser.core.config import recipe_of
+    from tui_denoiser.core.inference import load_model
+    from tui_denoiser.core.paths import SEED_MODEL, require_shipped
+
+    loaded = load_model(require_shipped(SEED_MODEL))
+    assert recipe_of(loaded.model_config, loaded.train_config) == "seed"
+    assert loaded.sampling == default_sampling(RECIPES["seed"].model, RECIPES["seed"].train)
+    assert loaded.epoch == RECIPES["seed"].train.epochs  # the recipe's whole run
