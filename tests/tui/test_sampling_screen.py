@@ -3,6 +3,8 @@ leave everything as it was."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from PIL import Image
 from textual.widgets import Input
@@ -16,6 +18,18 @@ from tui_denoiser.tui.widgets.digit_image import DigitImage
 def _app(tmp_path, checkpoint) -> DenoiserApp:
     return DenoiserApp(checkpoint=str(checkpoint), runs_root=tmp_path / "runs", export_dir=tmp_path / "exports",
                        warm_imports=False)
+
+
+@contextlib.asynccontextmanager
+async def _on_the_shipped_model(tmp_path):
+    """The sampling screen on the shipped default model, its first picture drawn: (pilot, screen)."""
+    from tui_denoiser.core.paths import DEFAULT_MODEL
+
+    app = _app(tmp_path, DEFAULT_MODEL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.sampling_screen
+        await wait_for(pilot, lambda: screen.frames and screen.pending_request is None)
+        yield pilot, screen
 
 
 def _big(screen) -> np.ndarray:
@@ -122,12 +136,7 @@ async def test_guidance_steps_and_sampler_are_used(tmp_path, tiny_checkpoint):
 
 @asynctest
 async def test_fields_start_from_the_models_own_sampling_and_an_empty_field_means_its_default(tmp_path):
-    from tui_denoiser.core.paths import DEFAULT_MODEL
-
-    app = _app(tmp_path, DEFAULT_MODEL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.sampling_screen
-        await wait_for(pilot, lambda: screen.frames and screen.pending_request is None)
+    async with _on_the_shipped_model(tmp_path) as (pilot, screen):
         defaults = screen.loaded.sampling
         assert defaults.guidance == 1.5 and defaults.guidance_interval is not None
         assert screen.query_one("#guidance", Input).value == "1.5"
@@ -141,13 +150,9 @@ async def test_fields_start_from_the_models_own_sampling_and_an_empty_field_mean
 
 @asynctest
 async def test_a_budget_of_model_calls_picks_the_setting_sample_max_calls_picks(tmp_path):
-    from tui_denoiser.core.paths import DEFAULT_MODEL
     from tui_denoiser.core.sampling_policy import count_model_calls, within_budget
 
-    app = _app(tmp_path, DEFAULT_MODEL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.sampling_screen
-        await wait_for(pilot, lambda: screen.frames and screen.pending_request is None)
+    async with _on_the_shipped_model(tmp_path) as (pilot, screen):
         defaults = screen.loaded.sampling
         info = screen.query_one("#calls-info")
         assert str(info.content) == f"= {count_model_calls(defaults)} model calls"
@@ -167,12 +172,9 @@ async def test_a_budget_of_model_calls_picks_the_setting_sample_max_calls_picks(
 
 @asynctest
 async def test_the_shipped_guide_replaces_the_null_label_by_mouse(tmp_path):
-    from tui_denoiser.core.paths import DEFAULT_MODEL, GUIDE_MODEL
+    from tui_denoiser.core.paths import GUIDE_MODEL
 
-    app = _app(tmp_path, DEFAULT_MODEL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.sampling_screen
-        await wait_for(pilot, lambda: screen.frames and screen.pending_request is None)
+    async with _on_the_shipped_model(tmp_path) as (pilot, screen):
         assert screen.shown_request.guide is None  # classifier-free guidance by default
         cfg_final = _big(screen)
         await pilot.click("#guide")  # open the list, then pick the shipped guide with the mouse
