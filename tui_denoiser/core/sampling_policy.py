@@ -29,8 +29,8 @@ GUIDANCE_INTERVAL = (0.3, 10.0)
 # each next level: deterministic steps keep the noise its denoiser leaves (docs/models.md has the
 # comparison, measured on the shipped classifier only).
 ORIGINAL_SAMPLER = "stochastic"
-# Guided (the recipe drops one label in ten) at 1.5 over the middle levels only: at every level it cost
-# diversity and calls for 0.8 points of accuracy (tuned on the shipped classifier, docs/models.md).
+# Guided (the recipe drops one label in ten) at 1.5 over the middle levels only: guiding at every level
+# cost diversity and calls for little accuracy (tuned on the shipped classifier; docs/models.md).
 ORIGINAL_GUIDANCE_INTERVAL = (0.2, 5.0)
 
 KEEP: Any = object()  # resolve_sampling's "not given" for guidance_interval, where None means "every level"

@@ -38,19 +38,24 @@ from tui_denoiser.tui.widgets.too_small import TooSmall
 __all__ = ["BATCH", "SamplingScreen"]
 
 
+def _installed(files: list[tuple[str, Path]]) -> list[tuple[str, str]]:
+    """(label, path) of the shipped files this install has, for a list to pick from."""
+    return [(label, str(path)) for label, path in files if path.is_file()]
+
+
 def _shipped_models() -> list[tuple[str, str]]:
-    """The models that come with the package, as (label, path) for the model list."""
+    """The models that come with the package, for the model list."""
     from tui_denoiser.core.paths import DEFAULT_MODEL, ORIGINAL_MODEL, SEED_MODEL
 
-    shipped = [("shipped: edm", DEFAULT_MODEL), ("shipped: original", ORIGINAL_MODEL), ("shipped: seed", SEED_MODEL)]
-    return [(label, str(path)) for label, path in shipped if path.is_file()]
+    return _installed([("shipped: edm", DEFAULT_MODEL), ("shipped: original", ORIGINAL_MODEL),
+                       ("shipped: seed", SEED_MODEL)])
 
 
 def _shipped_guides() -> list[tuple[str, str]]:
-    """The autoguidance models that come with the package, as (label, path) for the guide list."""
+    """The autoguidance models that come with the package, for the guide list."""
     from tui_denoiser.core.paths import GUIDE_MODEL
 
-    return [("shipped guide", str(GUIDE_MODEL))] if GUIDE_MODEL.is_file() else []
+    return _installed([("shipped guide", GUIDE_MODEL)])
 
 
 class SamplingScreen(Screen):
