@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from tui_denoiser.cli import args as cli_args
+from tui_denoiser.core import paths
 from tui_denoiser.core.config import DEVICES, STARTS
 from tui_denoiser.core.errors import UserError
 from tui_denoiser.core.sampling_policy import KEEP
@@ -22,7 +23,7 @@ def add_model_commands(sub) -> None:
     sample.add_argument("--digit", type=cli_args.digit, required=True)
     sample.add_argument("--count", type=cli_args.positive_int, default=8)
     sample.add_argument("--seed", type=cli_args.non_negative_int, default=0)
-    sample.add_argument("--checkpoint", help="default: the shipped model in assets/")
+    sample.add_argument("--checkpoint", metavar="PATH|shipped:NAME", help=cli_args.CHECKPOINT_HELP)
     cli_args.add_output_arguments(sample, "sample")
     cli_args.add_sampling_arguments(sample)
     sample.add_argument("--start", choices=STARTS,
@@ -34,7 +35,7 @@ def add_model_commands(sub) -> None:
     info.add_argument("checkpoint")
 
     evaluate = sub.add_parser("eval", help="measure sample quality (accuracy, Frechet distance, diversity, PSNR)")
-    evaluate.add_argument("--checkpoint", help="default: the shipped model in assets/")
+    evaluate.add_argument("--checkpoint", metavar="PATH|shipped:NAME", help=cli_args.CHECKPOINT_HELP)
     evaluate.add_argument("--per-digit", type=cli_args.positive_int, default=100)
     cli_args.add_sampling_arguments(evaluate)
     evaluate.add_argument("--seed", type=cli_args.non_negative_int, default=0)
@@ -68,7 +69,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     loaded = load_model(cli_args.default_checkpoint(args.checkpoint), device=pick_device(args.device),
                         guide=cli_args.guide_checkpoint(args.guide))
-    sampling = resolve_sampling(_budgeted(loaded.sampling, args), sampler=args.sampler, steps=args.steps,
+    sampling = resolve_sampling(_budgeted(loaded.sampling, args, loaded.one_call_guidance), sampler=args.sampler, steps=args.steps,
                                 guidance=args.guidance, guidance_interval=args.guidance_interval, start=args.start)
     frames = [to_uint8(step.images) for step in loaded.sample([args.digit] * args.count, sampling, seed=args.seed)]
     try:
@@ -80,9 +81,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _budgeted(defaults, args: argparse.Namespace):
+def _budgeted(defaults, args: argparse.Namespace, one_call_guidance: bool = False):
     """``defaults``, or with ``--max-calls N`` the best measured setting within N calls (which then
-    cannot be combined with a flag that sets part of it)."""
+    cannot be combined with a flag that sets part of it); ``one_call_guidance``: the model is a
+    guidance-distilled student."""
     if args.max_calls is None:
         return defaults
     given = [flag for flag, value in (("--sampler", args.sampler), ("--steps", args.steps),
@@ -93,7 +95,9 @@ def _budgeted(defaults, args: argparse.Namespace):
         raise UserError(f"--max-calls picks the sampler, steps and guidance itself; drop {', '.join(given)}")
     from tui_denoiser.core.sampling_policy import within_budget
 
-    return within_budget(defaults, args.max_calls) if defaults is not None else None
+    if defaults is None:
+        return None
+    return within_budget(defaults, args.max_calls, one_call_guidance=one_call_guidance)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -101,7 +105,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from tui_denoiser.core.model import count_parameters
     from tui_denoiser.cli.progress import print_info
 
-    path = Path(args.checkpoint).expanduser()
+    path = paths.model_path(args.checkpoint)
     payload = load_checkpoint(path)
     model_config, train_config = configs_from(payload, path)
     params = count_parameters(build_from(payload, path))  # also checks the weights fit the config
@@ -129,7 +133,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from tui_denoiser.core.checkpoint import export_for_inference
 
-    src, dst = Path(args.checkpoint).expanduser(), Path(args.out).expanduser()
+    src, dst = paths.model_path(args.checkpoint), Path(args.out).expanduser()
     if src.resolve() == dst.resolve():
         raise UserError("export would overwrite its own source; name another output file")
     out = export_for_inference(src, dst)
@@ -145,7 +149,8 @@ def cmd_app(args: argparse.Namespace, watch_dir: str | None = None) -> int:
     from tui_denoiser.tui import graphics
 
     graphics.prepare(args.graphics)  # before the app starts: textual-image must ask the terminal first
-    return run_app(args.checkpoint, args.data_dir, args.runs_root, watch_dir) or 0
+    checkpoint = str(paths.model_path(args.checkpoint)) if args.checkpoint else None
+    return run_app(checkpoint, args.data_dir, args.runs_root, watch_dir) or 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

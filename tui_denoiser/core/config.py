@@ -131,6 +131,9 @@ class ModelConfig(_Config):
     sigma_data: float = SIGMA_DATA  # used by the EDM parameterization
     conditioning: str = "film"
     norm_levels: int = 0  # > 0: BatchNorm keeps running statistics per training level (LevelBatchNorm2d)
+    # True: the network also takes the guidance weight w (a guidance-distilled student, core/training/
+    # distill.py), so one call does what classifier-free guidance does with two.
+    guidance_input: bool = False
 
     def validate(self) -> None:
         _check(_is_int(self.num_classes) and 2 <= self.num_classes <= 1000,
@@ -160,6 +163,11 @@ class ModelConfig(_Config):
                "conditioning", self.conditioning)
         _check(_is_number(self.sigma_data) and self.sigma_data > 0,
                f"sigma_data must be a positive number, got {self.sigma_data!r}", "sigma_data", self.sigma_data)
+        _check(isinstance(self.guidance_input, bool), "guidance_input must be true or false", "guidance_input",
+               self.guidance_input)
+        _check(not self.guidance_input or "film" in self.conditioning,
+               "guidance_input needs FiLM conditioning (the weight enters with the noise level)", "guidance_input",
+               self.guidance_input)
 
 
 @dataclass(frozen=True)
@@ -386,7 +394,8 @@ def recipe_of(model_config: ModelConfig, train_config: TrainConfig) -> str:
     """The name of the recipe a model was trained with (its model config and noise as the recipe's;
     widths and training lengths may differ), or "custom"."""
     for name, recipe in RECIPES.items():
-        same_model = recipe.model.replace(channels=model_config.channels, res_blocks=model_config.res_blocks)
+        same_model = recipe.model.replace(channels=model_config.channels, res_blocks=model_config.res_blocks,
+                                          guidance_input=model_config.guidance_input)
         if same_model == model_config and recipe.train.noise == train_config.noise:
             return name
     return "custom"

@@ -52,6 +52,11 @@ class LoadedModel:
         if self.sampling is None:
             self.sampling = default_sampling(self.model_config, self.train_config)
 
+    @property
+    def one_call_guidance(self) -> bool:
+        """Whether a guided step costs one call: a guidance-distilled student, sampled without a guide."""
+        return self.model_config.guidance_input and self.guide is None
+
     def sample(self, labels: Sequence[int] | torch.Tensor, config: SamplingConfig | None = None, *,
                seed: int = 0, guide: torch.nn.Module | None = None) -> Iterator[SampleStep]:
         """Yield every step of sampling ``labels`` (``config`` None: the model's own sampling; ``guide``

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from tui_denoiser.core.config import ModelConfig
 
 NOISE_FEATURES = 16
+GUIDANCE_FEATURES = 8  # Fourier features of w - 1 for a guidance-distilled student (ModelConfig.guidance_input)
 
 
 class Cond(NamedTuple):
@@ -154,10 +155,15 @@ class ConditionalDenoiser(nn.Module):
         if planes:  # the label as a learned 28x28 input plane; the level as a constant plane beside it
             self.label_plane = nn.Linear(e, 28 * 28)
         if film:
-            self.cond_mlp = nn.Sequential(nn.Linear(e + NOISE_FEATURES, cond_dim), nn.SiLU(),
+            extra = GUIDANCE_FEATURES if config.guidance_input else 0
+            self.cond_mlp = nn.Sequential(nn.Linear(e + NOISE_FEATURES + extra, cond_dim), nn.SiLU(),
                                           nn.Linear(cond_dim, cond_dim))
         self.register_buffer("noise_freqs", torch.exp(torch.linspace(0.0, math.log(64.0), NOISE_FEATURES // 2)),
                              persistent=False)
+        if config.guidance_input:  # w runs over a few units only: low frequencies
+            self.register_buffer("guidance_freqs", torch.exp(torch.linspace(0.0, math.log(8.0),
+                                                                            GUIDANCE_FEATURES // 2)),
+                                 persistent=False)
         # Residual blocks sit at 14x14 and 7x7 only: capacity where it is cheap, so CPU sampling stays fast.
         lv = config.norm_levels
         if lv:  # the training levels' sigmas, ascending: set by the trainer, saved with the weights
@@ -234,15 +240,24 @@ class ConditionalDenoiser(nn.Module):
             return labels.to(self.label_embedding.weight.dtype) @ self.label_embedding.weight
         return self.label_embedding(labels)
 
+    def _guidance_features(self, guidance: torch.Tensor) -> torch.Tensor:
+        angles = (guidance - 1)[:, None] * self.guidance_freqs[None, :]
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
     def network(self, x: torch.Tensor, c_noise: torch.Tensor, labels: torch.Tensor,
-                sigma: torch.Tensor | None = None) -> torch.Tensor:
+                sigma: torch.Tensor | None = None, guidance: torch.Tensor | None = None) -> torch.Tensor:
         """The raw network F: conv encoder/decoder conditioned on the label and ``c_noise`` (``sigma``
-        places level-wise BatchNorm; it defaults to ``c_noise``, which is sigma for direct models)."""
+        places level-wise BatchNorm; it defaults to ``c_noise``, which is sigma for direct models).
+        ``guidance`` (B,): the weight w a guidance-distilled student is asked for (None: 1)."""
         position = self.level_position(c_noise if sigma is None else sigma)
         embedding = self.embed_labels(labels)
         vector = None
         if "film" in self.config.conditioning:
-            vector = self.cond_mlp(torch.cat([embedding, self._noise_features(c_noise).to(x.dtype)], dim=1))
+            parts = [embedding, self._noise_features(c_noise).to(x.dtype)]
+            if self.config.guidance_input:
+                w = torch.ones_like(c_noise) if guidance is None else guidance.to(c_noise)
+                parts.append(self._guidance_features(w).to(x.dtype))
+            vector = self.cond_mlp(torch.cat(parts, dim=1))
         if "planes" in self.config.conditioning:
             label_plane = self.label_plane(embedding).reshape(-1, 1, 28, 28).to(x.dtype)
             level_plane = c_noise.to(x.dtype)[:, None, None, None].expand(-1, 1, 28, 28)
@@ -259,28 +274,44 @@ class ConditionalDenoiser(nn.Module):
             h = torch.cat([h, h1], dim=1)
         return self.out(h)
 
-    def forward(self, noisy: torch.Tensor, noise_level: torch.Tensor | float, labels: torch.Tensor) -> torch.Tensor:
+    @property
+    def takes_guidance(self) -> bool:
+        """Whether one call of this model does classifier-free guidance itself (``forward(guidance=w)``)."""
+        return self.config.guidance_input
+
+    def forward(self, noisy: torch.Tensor, noise_level: torch.Tensor | float, labels: torch.Tensor,
+                guidance: torch.Tensor | float | None = None) -> torch.Tensor:
+        """``D(noisy; noise_level, labels)``; ``guidance``: the weight w for a guidance-distilled
+        student (ignored by other models, which guide with two calls in the sampler)."""
         batch = noisy.shape[0]
-        sigma = torch.as_tensor(noise_level, dtype=torch.float32, device=noisy.device).reshape(-1)
-        if sigma.numel() == 1:
-            sigma = sigma.expand(batch)
-        if sigma.numel() != batch:
-            raise ValueError(f"noise_level has {sigma.numel()} values for a batch of {batch}")
+        sigma = self._per_sample(noise_level, batch, noisy.device, "noise_level")
+        w = self._per_sample(guidance, batch, noisy.device, "guidance") if guidance is not None else None
         labels = labels.to(noisy.device)
         labels = labels.reshape(batch, -1) if labels.is_floating_point() else labels.reshape(-1)
         if self.config.parameterization == "direct":
-            return self.network(noisy, sigma, labels)
+            return self.network(noisy, sigma, labels, guidance=w)
         # EDM's input and noise scaling (Karras et al. 2022, table 1): unit-variance input at every level.
         sd = self.config.sigma_data
         s = sigma.clamp_min(1e-8)[:, None, None, None]
         c_in = 1 / (s**2 + sd**2).sqrt()
         c_noise = sigma.clamp_min(1e-8).log() / 4
-        f = self.network((c_in * noisy).to(noisy.dtype), c_noise, labels, sigma)
+        f = self.network((c_in * noisy).to(noisy.dtype), c_noise, labels, sigma, guidance=w)
         if self.config.parameterization == "scaled":  # the network's output is the clean image itself
             return f
         c_skip = sd**2 / (s**2 + sd**2)
         c_out = s * sd / (s**2 + sd**2).sqrt()
         return c_skip * noisy + c_out * f.float()
+
+
+    @staticmethod
+    def _per_sample(value: torch.Tensor | float, batch: int, device: torch.device, name: str) -> torch.Tensor:
+        """A scalar or per-sample value as a float32 tensor of shape (batch,)."""
+        t = torch.as_tensor(value, dtype=torch.float32, device=device).reshape(-1)
+        if t.numel() == 1:
+            return t.expand(batch)
+        if t.numel() != batch:
+            raise ValueError(f"{name} has {t.numel()} values for a batch of {batch}")
+        return t
 
 
 def count_parameters(model: nn.Module) -> int:

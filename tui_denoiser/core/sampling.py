@@ -9,7 +9,8 @@ A new sampler is one function and one registry line (and its name in ``config.SA
 
 Classifier-free guidance: ``D = D_null + w (D_label - D_null)``; ``w = 1`` is the plain conditional
 model (one call), ``w > 1`` pushes towards the label (two calls per evaluation, batched), only at
-noise levels inside the config's ``guidance_interval`` when it has one. Autoguidance (Karras et al.
+noise levels inside the config's ``guidance_interval`` when it has one. A guidance-distilled student
+(``ModelConfig.guidance_input``) is asked for ``w`` and does it in one call. Autoguidance (Karras et al.
 2024) replaces ``D_null`` by a weaker model of the same label, ``guide``: ``D = D_guide + w (D_label -
 D_guide)`` pushes away from the guide's errors rather than towards the label alone.
 
@@ -301,6 +302,9 @@ class GuidedDenoiser:
         if not self.guided_at(sigma):
             self.calls += 1
             return self.model(x, level, self.labels).float()
+        if self.guide is None and getattr(self.model, "takes_guidance", False):  # a guidance-distilled student
+            self.calls += 1
+            return self.model(x, level, self.labels, guidance=self.guidance).float()
         self.calls += 2
         if self.guide is not None:
             cond = self.model(x, level, self.labels).float()

@@ -113,8 +113,9 @@ EDM_BUDGETS: tuple[tuple[int, dict[str, Any]], ...] = (
 )
 
 
-def count_model_calls(config: SamplingConfig) -> int:
-    """Network evaluations per sample that ``config`` costs (guidance counts two), without torch.
+def count_model_calls(config: SamplingConfig, *, one_call_guidance: bool = False) -> int:
+    """Network evaluations per sample that ``config`` costs (guidance counts two, or one for a
+    guidance-distilled student: ``one_call_guidance``), without torch.
 
     The same levels as ``sampling.sigma_schedule``; a test checks this against the samplers' own count.
     """
@@ -122,7 +123,7 @@ def count_model_calls(config: SamplingConfig) -> int:
     sigmas = config.schedule("linear" if config.sampler == "seed" else config.grid)
 
     def cost(sigma: float) -> int:
-        if config.guidance == 1:
+        if config.guidance == 1 or one_call_guidance:
             return 1
         interval = config.guidance_interval
         return 2 if interval is None or interval[0] <= sigma <= interval[1] else 1
@@ -137,28 +138,33 @@ def count_model_calls(config: SamplingConfig) -> int:
 
 
 def within_budget(defaults: SamplingConfig, max_calls: int, *, guided: bool | None = None,
-                  edm: bool | None = None) -> SamplingConfig:
+                  edm: bool | None = None, one_call_guidance: bool = False) -> SamplingConfig:
     """The best measured setting that costs at most ``max_calls`` model calls per sample.
 
     The model's own sampling when it fits; else, for EDM models, the best row of :data:`EDM_BUDGETS`
     that fits (unguided rows only for a model without guidance); else, for the original recipe, its
-    own sampler over fewer levels. ``guided``/``edm`` default to what ``defaults`` looks like.
+    own sampler over fewer levels. ``guided``/``edm`` default to what ``defaults`` looks like;
+    ``one_call_guidance``: the model is a guidance-distilled student, whose guided steps cost one call.
     """
     from tui_denoiser.core.errors import ConfigError
 
     if isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1:
         raise ConfigError(f"{{field}} must be a positive integer, got {max_calls!r}", field="max_calls", value=max_calls)
-    if count_model_calls(defaults) <= max_calls:
+    def calls(config: SamplingConfig) -> int:
+        return count_model_calls(config, one_call_guidance=one_call_guidance)
+
+    if calls(defaults) <= max_calls:
         return defaults
     edm = defaults.grid == "karras" and defaults.sampler != "seed" if edm is None else edm
     guided = defaults.guided if guided is None else guided
     if not edm:
-        return defaults.replace(steps=max(1, max_calls // (2 if defaults.guided else 1)))
+        per_step = 2 if defaults.guided and not one_call_guidance else 1
+        return defaults.replace(steps=max(1, max_calls // per_step))
     best = defaults.replace(**EDM_BUDGETS[0][1])
-    for calls, changes in EDM_BUDGETS:
+    for _, changes in EDM_BUDGETS:
         candidate = defaults.replace(**changes)
         if not guided and candidate.guided:
             candidate = candidate.replace(guidance=1.0, guidance_interval=None)
-        if count_model_calls(candidate) <= max_calls:
+        if calls(candidate) <= max_calls:
             best = candidate
     return best

@@ -126,7 +126,8 @@ def evaluate(loaded, classifier: MnistClassifier, test_images: torch.Tensor, tes
     _check_int("batch_size", batch_size, 1, 65_536)
     _check_int("psnr_images", psnr_images, 0, 1_000_000)
     _check_int("seed", seed, 0, 2**63 - 1)
-    base = loaded.sampling if max_calls is None else within_budget(loaded.sampling, max_calls)
+    base = (loaded.sampling if max_calls is None
+            else within_budget(loaded.sampling, max_calls, one_call_guidance=loaded.one_call_guidance))
     sampling = resolve_sampling(base, sampler=sampler, steps=steps, guidance=guidance,
                                 guidance_interval=guidance_interval)
     num_classes = int(loaded.model_config.num_classes)

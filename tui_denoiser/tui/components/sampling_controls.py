@@ -71,6 +71,7 @@ class SamplingControls(Vertical):
         self.batch = batch
         self.model_key: str | None = None
         self.defaults: SamplingConfig | None = None  # the loaded model's own sampling
+        self.one_call_guidance = False  # the loaded model is a guidance-distilled student
         self.digit = 7
         self.seed = 0
         self.steps: int | None = None
@@ -140,9 +141,11 @@ class SamplingControls(Vertical):
         """The guide models on offer, as (label, path); the blank choice is the null label (CFG)."""
         self.query_one("#guide", Select).set_options(guides)
 
-    def use_model(self, key: str, sampling: SamplingConfig, info: str) -> None:
-        """A model was loaded: its own sampling becomes what the fields show, then request a picture."""
+    def use_model(self, key: str, sampling: SamplingConfig, info: str, *, one_call_guidance: bool = False) -> None:
+        """A model was loaded: its own sampling becomes what the fields show, then request a picture.
+        ``one_call_guidance``: it is a guidance-distilled student (a guided step costs one call)."""
         self.model_key, self.defaults = key, sampling
+        self.one_call_guidance = one_call_guidance
         self.sampler, self.steps, self.guidance = sampling.sampler, sampling.steps, sampling.guidance
         self.query_one("#model-info", Static).update(info)
         with self.prevent(Select.Changed, Input.Changed):
@@ -175,14 +178,15 @@ class SamplingControls(Vertical):
             return None
         from tui_denoiser.core.sampling_policy import count_model_calls, resolve_sampling, within_budget
 
+        one_call = self.one_call_guidance and self.guide is None  # a guide is always a second call
         try:
             sampling = resolve_sampling(self.defaults, sampler=self.sampler, steps=self.steps, guidance=self.guidance)
             if self.max_calls is not None:  # the best measured setting within the budget, as --max-calls picks
-                sampling = within_budget(sampling, self.max_calls)
+                sampling = within_budget(sampling, self.max_calls, one_call_guidance=one_call)
         except ConfigError as err:
             self.show_status(f"✗ {err.worded(lambda field: LABELS.get(field, field))}", error=True)
             return None
-        calls = count_model_calls(sampling)
+        calls = count_model_calls(sampling, one_call_guidance=one_call)
         self.query_one("#calls-info", Static).update(f"= {calls} model call{'s' if calls != 1 else ''}")
         return SampleRequest(self.model_key, self.digit, self.seed, sampling, self.batch,
                              self.guide if sampling.guided else None)

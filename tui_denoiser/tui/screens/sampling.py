@@ -45,10 +45,9 @@ def _installed(files: list[tuple[str, Path]]) -> list[tuple[str, str]]:
 
 def _shipped_models() -> list[tuple[str, str]]:
     """The models that come with the package, for the model list."""
-    from tui_denoiser.core.paths import DEFAULT_MODEL, ORIGINAL_MODEL, SEED_MODEL
+    from tui_denoiser.core.paths import SHIPPED_MODELS
 
-    return _installed([("shipped: edm", DEFAULT_MODEL), ("shipped: original", ORIGINAL_MODEL),
-                       ("shipped: seed", SEED_MODEL)])
+    return _installed([(f"shipped: {name}", path) for name, path in SHIPPED_MODELS.items()])
 
 
 def _shipped_guides() -> list[tuple[str, str]]:
@@ -181,7 +180,9 @@ class SamplingScreen(Screen):
         self._loading = False
         self.loaded = loaded = message.loaded
         recipe = recipe_of(loaded.model_config, loaded.train_config)
-        self.controls.use_model(message.key, loaded.sampling, f"{recipe} · epoch {loaded.epoch}")
+        kind = f"{recipe}, guidance distilled" if loaded.model_config.guidance_input else recipe
+        self.controls.use_model(message.key, loaded.sampling, f"{kind} · epoch {loaded.epoch}",
+                                one_call_guidance=loaded.model_config.guidance_input)
 
     # ----------------------------------------------------------------- sampling
     def on_sampling_controls_requested(self, message: SamplingControls.Requested) -> None:
