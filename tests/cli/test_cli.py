@@ -347,3 +347,13 @@ def test_sample_max_calls_picks_a_setting_within_the_budget(tmp_path, checkpoint
     assert main(["sample", "--digit", "3", "--count", "2", "--checkpoint", str(checkpoint), "--out", str(out),
                      "--max-calls", "3"]) == 0
     assert np.load(out).shape[0] >= 2 and 1 <= seen[-1] <= 3
+
+
+def test_a_shipped_model_is_named_with_shipped_colon(tmp_path, capsys):
+    from tui_denoiser.core import paths
+
+    assert main(["info", "shipped:seed"]) == 0
+    assert str(paths.SEED_MODEL) in capsys.readouterr().out
+    _one_error_line(capsys, main(["sample", "--digit", "1", "--checkpoint", "shipped:nope",
+                                  "--out", str(tmp_path / "x.png")]), "no shipped model 'nope'")
+    assert not (tmp_path / "x.png").exists()

@@ -137,11 +137,15 @@ def check_out(args: argparse.Namespace) -> Path:
     return out
 
 
+CHECKPOINT_HELP = ("default: the shipped default model; shipped:NAME for another shipped model (edm, distilled, "
+                   "original, seed)")
+
+
 def default_checkpoint(given: str | None) -> Path:
     from tui_denoiser.core import paths
 
     if given:
-        return Path(given).expanduser()
+        return paths.model_path(given)
     if not paths.DEFAULT_MODEL.is_file():
         raise UserError(f"no --checkpoint given and {paths.missing_shipped_line(paths.DEFAULT_MODEL)}")
     return paths.DEFAULT_MODEL

@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = cli_args.Parser(prog=PROG, description="Train and explore a class-conditional CNN denoiser on MNIST.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    parser.add_argument("--checkpoint", help="model the app opens on (default: the shipped model in assets/)")
+    parser.add_argument("--checkpoint", metavar="PATH|shipped:NAME",
+                        help="model the app opens on (" + cli_args.CHECKPOINT_HELP + ")")
     parser.add_argument("--data-dir", help="dataset folder (default: a per-user cache folder)")
     parser.add_argument("--runs-root", help="folder of run folders the app lists (default: under the cache)")
     parser.add_argument("--graphics", choices=("auto", "kitty", "sixel", "halfblock"), default="auto",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tui_denoiser.cli.args import (add_output_arguments, add_sampling_arguments, check_out, default_checkpoint, digit,
+from tui_denoiser.cli.args import (CHECKPOINT_HELP, add_output_arguments, add_sampling_arguments, check_out, default_checkpoint, digit,
                                    guide_checkpoint, non_negative_int, number, positive_int)
 from tui_denoiser.core.config import DEVICES
 from tui_denoiser.core.errors import UserError
@@ -21,7 +21,7 @@ def add_commands(sub) -> None:
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--seed", type=non_negative_int, default=0)
-        parser.add_argument("--checkpoint", help="default: the shipped model in assets/")
+        parser.add_argument("--checkpoint", metavar="PATH|shipped:NAME", help=CHECKPOINT_HELP)
         add_output_arguments(parser, "image")
         add_sampling_arguments(parser)
         parser.add_argument("--device", choices=DEVICES, default="cpu")

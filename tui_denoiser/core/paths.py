@@ -71,4 +71,23 @@ DEFAULT_MODEL = shipped_file("denoiser-edm.pt")
 ORIGINAL_MODEL = shipped_file("denoiser-original.pt")
 SEED_MODEL = shipped_file("denoiser-seed.pt")
 GUIDE_MODEL = shipped_file("denoiser-guide.pt")  # autoguidance for the default model: a narrow EDM net, 4 epochs
+DISTILLED_MODEL = shipped_file("denoiser-distilled.pt")  # the default model with its guidance distilled in
+# The models a --checkpoint of ``shipped:NAME`` names, in the order the app lists them.
+SHIPPED_MODELS = {"edm": DEFAULT_MODEL, "distilled": DISTILLED_MODEL, "original": ORIGINAL_MODEL, "seed": SEED_MODEL}
+SHIPPED_PREFIX = "shipped:"
+
+
+def model_path(given: str | Path) -> Path:
+    """A ``--checkpoint`` value as a path: ``shipped:NAME`` names a model of :data:`SHIPPED_MODELS`
+    (checked to be installed), anything else is a path. Errors are one line."""
+    text = str(given)
+    if not text.startswith(SHIPPED_PREFIX):
+        return Path(text).expanduser()
+    name = text[len(SHIPPED_PREFIX):]
+    if name not in SHIPPED_MODELS:
+        from tui_denoiser.core.errors import CheckpointError
+
+        raise CheckpointError(f"no shipped model {name!r}: choose one of "
+                              + ", ".join(SHIPPED_PREFIX + n for n in SHIPPED_MODELS))
+    return require_shipped(SHIPPED_MODELS[name])
 CLASSIFIER_PATH = shipped_file("mnist-classifier.pt")
