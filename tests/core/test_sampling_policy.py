@@ -65,5 +65,6 @@ def test_sampling_config_round_trips_through_a_dict():
 
 
 def test_sampler_names_and_sigma_data_are_written_once():
-    assert SAMPLER_NAMES == ("seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn", "ipndm", "ipndm-v", "dpm3m")
+    assert SAMPLER_NAMES == ("seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn", "ipndm", "ipndm-v", "dpm3m",
+                             "consistency")
     assert ModelConfig().sigma_data == SIGMA_DATA == 0.6162
