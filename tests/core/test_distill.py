@@ -8,12 +8,13 @@ import torch
 
 from tui_denoiser.core.checkpoint import save_checkpoint
 from tui_denoiser.core.config import RECIPES, ModelConfig, SamplingConfig, TrainConfig
-from tui_denoiser.core.errors import ConfigError
+from tui_denoiser.core.errors import CheckpointError, ConfigError
 from tui_denoiser.core.inference import load_model
 from tui_denoiser.core.model import ConditionalDenoiser
 from tui_denoiser.core.sampling import GuidedDenoiser, final_images, sample
 from tui_denoiser.core.sampling_policy import count_model_calls, within_budget
-from tui_denoiser.core.training.distill import DistillConfig, GuidanceDistiller, distill_guidance, student_from
+from tui_denoiser.core.training.distill import (ConsistencyDistiller, DistillConfig, GuidanceDistiller,
+                                                run_distillation, student_from)
 from tests.helpers.core import checkpoint_payload
 
 TEACHER = ModelConfig(channels=(8, 8, 8), embed_dim=8, norm="group", skip_connections=True, parameterization="edm")
@@ -92,7 +93,7 @@ def test_distillation_learns_the_teachers_guided_prediction_and_resumes(teacher_
     for a, b in zip(again.student.state_dict().values(), distiller.student.state_dict().values()):
         assert torch.equal(a, b)
     lines: list[str] = []
-    path = distill_guidance(again, tmp_path / "run", report=lines.append)
+    path = run_distillation(again, tmp_path / "run", report=lines.append)
     assert again.step_done == 6 and len(lines) == 1 and "step 6/6" in lines[0]
 
     loaded = load_model(path)  # a distilled run samples as any checkpoint, guided in one call a step
@@ -112,7 +113,42 @@ def test_resuming_from_a_file_that_is_no_distillation_run_is_one_line(teacher_fi
     images, labels = _tiny_data()
     distiller = GuidanceDistiller(teacher_file, tmp_path, DistillConfig(steps=1, batch_size=4), images=images,
                                   labels=labels)
-    from tui_denoiser.core.errors import CheckpointError
-
     with pytest.raises(CheckpointError, match="not a guidance-distillation checkpoint"):
         distiller.resume(teacher_file)
+
+
+def test_the_consistency_sampler_jumps_then_renoises_to_the_next_level():
+    torch.manual_seed(2)
+    model = ConditionalDenoiser(TEACHER).eval()
+    config = SamplingConfig(sampler="consistency", steps=2, levels=(80.0, 1.5), sigma_max=80.0, grid="karras",
+                            sigma_min=0.002)
+    labels = torch.tensor([0, 6])
+    frames = list(sample(model, labels, config, seed=5, chunk_size=None))
+    assert [f.sigma for f in frames] == [80.0, 1.5, 0.0] and frames[-1].model_calls == 2
+    generator = torch.Generator().manual_seed(5)  # the reference loop, with the same random stream
+    x = torch.randn((2, 1, 28, 28), generator=generator) * 80.0
+    with torch.no_grad():
+        x = model(x, 80.0, labels) + 1.5 * torch.randn((2, 1, 28, 28), generator=generator)
+        x = model(x, 1.5, labels)
+    torch.testing.assert_close(frames[-1].images, x)
+
+
+def test_consistency_distillation_runs_saves_and_samples_in_its_own_steps(teacher_file, tmp_path):
+    images, labels = _tiny_data()
+    config = DistillConfig(steps=2, batch_size=8, lr=1e-3, save_every=2, levels=6, ema_decay=0.0)
+    distiller = ConsistencyDistiller(teacher_file, tmp_path, config, images=images, labels=labels)
+    path = run_distillation(distiller, tmp_path / "cd", report=lambda line: None)
+    loaded = load_model(path)
+    assert loaded.sampling.sampler == "consistency" and loaded.sampling.levels == (80.0, 1.5)
+    assert not loaded.model.takes_guidance
+    one = within_budget(loaded.sampling, 1)
+    assert one.steps == 1 and one.levels == (80.0,)
+    assert torch.isfinite(final_images(loaded.sample([1, 2], one))).all()
+    with pytest.raises(CheckpointError, match="not a guidance-distillation"):
+        GuidanceDistiller(teacher_file, tmp_path, config, images=images, labels=labels).resume(path)
+
+
+def test_consistency_distillation_needs_an_edm_teacher(tmp_path):
+    path = save_checkpoint(tmp_path / "t.pt", checkpoint_payload(TEACHER.replace(parameterization="direct"), EDM_TRAIN))
+    with pytest.raises(ConfigError, match="EDM"):
+        ConsistencyDistiller(path, tmp_path, DistillConfig(steps=1), images=_tiny_data()[0], labels=_tiny_data()[1])

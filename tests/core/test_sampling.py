@@ -42,7 +42,8 @@ def _calls(sampler, k):
 
 
 def test_sampler_names_have_descriptions():
-    assert set(SAMPLERS) == {"seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn", "ipndm", "ipndm-v", "dpm3m"}
+    assert set(SAMPLERS) == {"seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn", "ipndm", "ipndm-v", "dpm3m",
+                             "consistency"}
     assert tuple(SAMPLERS) == SAMPLER_NAMES  # the names config.py offers before torch loads
     assert all(isinstance(s.description, str) and s.description and "\n" not in s.description
                for s in SAMPLERS.values())

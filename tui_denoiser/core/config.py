@@ -39,7 +39,8 @@ PER_BATCH = {"discrete-batch": "discrete", "geometric-batch": "geometric"}  # on
 SIGMA_DATA = 0.6162
 # Every sampler core/sampling.py implements (its registry is checked against this list), known here so
 # that forms and the CLI can offer them before torch loads.
-SAMPLER_NAMES = ("seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn", "ipndm", "ipndm-v", "dpm3m")
+SAMPLER_NAMES = ("seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn", "ipndm", "ipndm-v", "dpm3m",
+                 "consistency")
 # dpm2m-churn: at the levels in CHURN_LEVELS, raise sigma by the factor 1 + CHURN_GAMMA with fresh noise
 # before the step (EDM's S_churn), which cleans up the isolated specks deterministic steps leave there.
 CHURN_GAMMA = 0.4

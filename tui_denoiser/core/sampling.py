@@ -240,6 +240,19 @@ def sample_dpm3m(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
         yield x
 
 
+def sample_consistency(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *,
+                       generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Multistep consistency sampling (Song et al. 2023, algorithm 1), for a consistency-distilled
+    student whose ``D`` jumps to the end of the path from any level: ``x <- D(x)``, then fresh noise up to
+    the next level (``sigma_next``, where the reference adds ``sqrt(sigma_next^2 - sigma_min^2)``). One
+    call a step; any other model gets its one-step denoising re-noised."""
+    for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        x = denoise(x, sigma)
+        if sigma_next > 0:
+            x = x + sigma_next * torch.randn(x.shape, generator=generator).to(x.device)
+        yield x
+
+
 class Sampler(NamedTuple):
     run: Callable[..., Iterator[torch.Tensor]]
     description: str
@@ -258,6 +271,8 @@ SAMPLERS: dict[str, Sampler] = {
                                    "equal-step coefficients; 1 call a step"),
     "ipndm-v": Sampler(sample_ipndm_v, "iPNDM with the coefficients of the actual (unequal) steps; 1 call a step"),
     "dpm3m": Sampler(sample_dpm3m, "DPM-Solver++(3M): third order from the two previous predictions, 1 call a step"),
+    "consistency": Sampler(sample_consistency, "a consistency student's sampler: jump to the clean image, re-noise "
+                                               "to the next level; 1 call a step"),
 }
 assert tuple(SAMPLERS) == SAMPLER_NAMES, "config.SAMPLER_NAMES must list every sampler, in order"
 
