@@ -9,7 +9,8 @@ from tui_denoiser.core.config import RECIPES, ModelConfig, SamplingConfig, Train
 from tui_denoiser.core.errors import ConfigError
 from tui_denoiser.core.model import ConditionalDenoiser
 from tui_denoiser.core.sampling import sample
-from tui_denoiser.core.sampling_policy import EDM_BUDGETS, count_model_calls, default_sampling, within_budget
+from tui_denoiser.core.sampling_policy import (DISTILLED_BUDGETS, EDM_BUDGETS, count_model_calls, default_sampling,
+                                               within_budget)
 
 
 def _calls_when_run(config: SamplingConfig) -> int:
@@ -37,11 +38,23 @@ def test_the_call_count_without_torch_matches_the_samplers(changes):
     assert count_model_calls(config) == _calls_when_run(config)
 
 
-def test_each_budget_row_costs_what_it_says_and_rows_grow():
+@pytest.mark.parametrize("table, one_call", [(EDM_BUDGETS, False), (DISTILLED_BUDGETS, True)])
+def test_each_budget_row_costs_what_it_says_and_rows_grow(table, one_call):
     recipe = RECIPES["edm"]
     base = default_sampling(recipe.model, recipe.train)
-    costs = [count_model_calls(base.replace(**c)) for _, c in EDM_BUDGETS]
-    assert costs == [n for n, _ in EDM_BUDGETS] and costs == sorted(set(costs))
+    costs = [count_model_calls(base.replace(**c), one_call_guidance=one_call) for _, c in table]
+    assert costs == [n for n, _ in table] and costs == sorted(set(costs))
+
+
+def test_a_distilled_student_gets_its_own_rows_guided_where_it_paid():
+    recipe = RECIPES["edm"]
+    base = default_sampling(recipe.model, recipe.train)
+    for n in (1, 2, 4, 6):
+        got = within_budget(base, n, one_call_guidance=True)
+        assert got.guided == (n != 4) and count_model_calls(got, one_call_guidance=True) == n
+        assert count_model_calls(within_budget(base, n), one_call_guidance=False) == n  # the teacher's rows
+    assert within_budget(base, 1, one_call_guidance=True).sigma_max == 5.0
+    assert not within_budget(base, 2).guided and within_budget(base, 2, one_call_guidance=True).guided
 
 
 @pytest.mark.parametrize("guided", [True, False])
