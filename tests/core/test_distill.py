@@ -152,3 +152,12 @@ def test_consistency_distillation_needs_an_edm_teacher(tmp_path):
     path = save_checkpoint(tmp_path / "t.pt", checkpoint_payload(TEACHER.replace(parameterization="direct"), EDM_TRAIN))
     with pytest.raises(ConfigError, match="EDM"):
         ConsistencyDistiller(path, tmp_path, DistillConfig(steps=1), images=_tiny_data()[0], labels=_tiny_data()[1])
+
+
+def test_a_student_keeps_its_teachers_recipe_name():
+    from tui_denoiser.core.config import recipe_of
+
+    for name in ("edm", "original", "seed"):
+        recipe = RECIPES[name]
+        assert recipe_of(recipe.model, recipe.train) == name
+    assert recipe_of(RECIPES["edm"].model.replace(guidance_input=True), RECIPES["edm"].train) == "edm"

@@ -186,3 +186,21 @@ async def test_the_shipped_guide_replaces_the_null_label_by_mouse(tmp_path):
         screen.query_one("#guidance", Input).value = "1"  # unguided: the guide plays no part
         await wait_for(pilot, lambda: screen.shown_request.sampling.guidance == 1 and screen.pending_request is None)
         assert screen.shown_request.guide is None
+
+
+@asynctest
+async def test_the_distilled_student_is_picked_by_mouse_and_guides_in_one_call_a_step(tmp_path):
+    from textual.widgets import Static
+
+    from tui_denoiser.core.paths import DISTILLED_MODEL
+
+    async with _on_the_shipped_model(tmp_path) as (pilot, screen):
+        assert "19 model calls" in str(screen.query_one("#calls-info", Static).content)  # the teacher's CFG
+        await pilot.click("#model-select")  # open the list; its rows: blank, edm, distilled, ...
+        await pilot.pause()
+        await pilot.click("#model-select SelectOverlay", offset=(2, 2))
+        await wait_for(pilot, lambda: screen.model_key == str(DISTILLED_MODEL) and screen.frames
+                       and screen.pending_request is None, timeout=60)
+        assert screen.shown_request.sampling.guided
+        assert "14 model calls" in str(screen.query_one("#calls-info", Static).content)  # one call a guided step
+        assert "guidance distilled" in str(screen.query_one("#model-info", Static).content)

@@ -395,8 +395,8 @@ def recipe_of(model_config: ModelConfig, train_config: TrainConfig) -> str:
     """The name of the recipe a model was trained with (its model config and noise as the recipe's;
     widths and training lengths may differ), or "custom"."""
     for name, recipe in RECIPES.items():
-        same_model = recipe.model.replace(channels=model_config.channels, res_blocks=model_config.res_blocks,
-                                          guidance_input=model_config.guidance_input)
+        same_model = dataclasses.replace(recipe.model, channels=model_config.channels,  # compared, not built
+                                         res_blocks=model_config.res_blocks, guidance_input=model_config.guidance_input)
         if same_model == model_config and recipe.train.noise == train_config.noise:
             return name
     return "custom"
