@@ -69,8 +69,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     loaded = load_model(cli_args.default_checkpoint(args.checkpoint), device=pick_device(args.device),
                         guide=cli_args.guide_checkpoint(args.guide))
-    sampling = resolve_sampling(_budgeted(loaded.sampling, args, loaded.one_call_guidance), sampler=args.sampler, steps=args.steps,
-                                guidance=args.guidance, guidance_interval=args.guidance_interval, start=args.start)
+    sampling = resolve_sampling(_budgeted(loaded.sampling, args, loaded.one_call_guidance), sampler=args.sampler,
+                                steps=args.steps, guidance=args.guidance, guidance_interval=args.guidance_interval,
+                                start=args.start)
     frames = [to_uint8(step.images) for step in loaded.sample([args.digit] * args.count, sampling, seed=args.seed)]
     try:
         save_images(frames, out, strip=args.strip)
