@@ -180,9 +180,9 @@ class SamplingScreen(Screen):
         self._loading = False
         self.loaded = loaded = message.loaded
         recipe = recipe_of(loaded.model_config, loaded.train_config)
-        kind = f"{recipe}, guidance distilled" if loaded.model_config.guidance_input else recipe
-        self.controls.use_model(message.key, loaded.sampling, f"{kind} · epoch {loaded.epoch}",
-                                one_call_guidance=loaded.model_config.guidance_input)
+        # A guidance-distilled student has fine-tuning steps, no epochs; the panel is 21 columns wide.
+        info = f"{recipe}, distilled" if loaded.model_config.guidance_input else f"{recipe} · epoch {loaded.epoch}"
+        self.controls.use_model(message.key, loaded.sampling, info, one_call_guidance=loaded.model_config.guidance_input)
 
     # ----------------------------------------------------------------- sampling
     def on_sampling_controls_requested(self, message: SamplingControls.Requested) -> None:
