@@ -161,3 +161,15 @@ def test_a_student_keeps_its_teachers_recipe_name():
         recipe = RECIPES[name]
         assert recipe_of(recipe.model, recipe.train) == name
     assert recipe_of(RECIPES["edm"].model.replace(guidance_input=True), RECIPES["edm"].train) == "edm"
+
+
+def test_the_shipped_students_sample_as_their_kind():
+    from tui_denoiser.core.paths import CONSISTENCY_MODEL, DISTILLED_MODEL
+
+    distilled = load_model(DISTILLED_MODEL)
+    assert distilled.one_call_guidance and count_model_calls(distilled.sampling, one_call_guidance=True) == 14
+    consistency = load_model(CONSISTENCY_MODEL)
+    assert consistency.sampling.sampler == "consistency" and consistency.sampling.levels == (80.0, 1.5)
+    one = within_budget(consistency.sampling, 1)
+    steps = list(consistency.sample([3, 8], one, seed=1))
+    assert steps[-1].model_calls == 1 and torch.isfinite(steps[-1].images).all()

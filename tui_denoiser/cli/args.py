@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tui_denoiser.core.config import MAX_EVAL_PER_DIGIT, SAMPLER_NAMES
 from tui_denoiser.core.errors import ExplainedError, UserError
+from tui_denoiser.core.paths import SHIPPED_MODELS
 from tui_denoiser.core.sampling_policy import KEEP
 
 PROG = "denoiser-tui"
@@ -137,8 +138,8 @@ def check_out(args: argparse.Namespace) -> Path:
     return out
 
 
-CHECKPOINT_HELP = ("default: the shipped default model; shipped:NAME for another shipped model (edm, distilled, "
-                   "original, seed)")
+CHECKPOINT_HELP = ("default: the shipped default model; shipped:NAME for another shipped model ("
+                   + ", ".join(SHIPPED_MODELS) + ")")
 
 
 def default_checkpoint(given: str | None) -> Path:

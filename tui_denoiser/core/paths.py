@@ -72,8 +72,10 @@ ORIGINAL_MODEL = shipped_file("denoiser-original.pt")
 SEED_MODEL = shipped_file("denoiser-seed.pt")
 GUIDE_MODEL = shipped_file("denoiser-guide.pt")  # autoguidance for the default model: a narrow EDM net, 4 epochs
 DISTILLED_MODEL = shipped_file("denoiser-distilled.pt")  # the default model with its guidance distilled in
+CONSISTENCY_MODEL = shipped_file("denoiser-consistency.pt")  # the default model distilled to one or two calls
 # The models a --checkpoint of ``shipped:NAME`` names, in the order the app lists them.
-SHIPPED_MODELS = {"edm": DEFAULT_MODEL, "distilled": DISTILLED_MODEL, "original": ORIGINAL_MODEL, "seed": SEED_MODEL}
+SHIPPED_MODELS = {"edm": DEFAULT_MODEL, "distilled": DISTILLED_MODEL, "consistency": CONSISTENCY_MODEL,
+                  "original": ORIGINAL_MODEL, "seed": SEED_MODEL}
 SHIPPED_PREFIX = "shipped:"
 
 
