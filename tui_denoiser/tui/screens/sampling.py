@@ -180,8 +180,13 @@ class SamplingScreen(Screen):
         self._loading = False
         self.loaded = loaded = message.loaded
         recipe = recipe_of(loaded.model_config, loaded.train_config)
-        # A guidance-distilled student has fine-tuning steps, no epochs; the panel is 21 columns wide.
-        info = f"{recipe}, distilled" if loaded.model_config.guidance_input else f"{recipe} · epoch {loaded.epoch}"
+        # A distilled student has fine-tuning steps, no epochs; the panel is 21 columns wide.
+        if loaded.model_config.guidance_input:
+            info = f"{recipe}, distilled"
+        elif loaded.sampling.sampler == "consistency":
+            info = f"{recipe}, consistency"
+        else:
+            info = f"{recipe} · epoch {loaded.epoch}"
         self.controls.use_model(message.key, loaded.sampling, info, one_call_guidance=loaded.model_config.guidance_input)
 
     # ----------------------------------------------------------------- sampling
