@@ -132,9 +132,7 @@ class ModelConfig(_Config):
     sigma_data: float = SIGMA_DATA  # used by the EDM parameterization
     conditioning: str = "film"
     norm_levels: int = 0  # > 0: BatchNorm keeps running statistics per training level (LevelBatchNorm2d)
-    # True: the network also takes the guidance weight w (a guidance-distilled student, core/training/
-    # distill.py), so one call does what classifier-free guidance does with two.
-    guidance_input: bool = False
+    guidance_input: bool = False  # the weight w is an input: a guidance-distilled student (training/distill.py)
 
     def validate(self) -> None:
         _check(_is_int(self.num_classes) and 2 <= self.num_classes <= 1000,
@@ -164,11 +162,9 @@ class ModelConfig(_Config):
                "conditioning", self.conditioning)
         _check(_is_number(self.sigma_data) and self.sigma_data > 0,
                f"sigma_data must be a positive number, got {self.sigma_data!r}", "sigma_data", self.sigma_data)
-        _check(isinstance(self.guidance_input, bool), "guidance_input must be true or false", "guidance_input",
-               self.guidance_input)
-        _check(not self.guidance_input or "film" in self.conditioning,
-               "guidance_input needs FiLM conditioning (the weight enters with the noise level)", "guidance_input",
-               self.guidance_input)
+        _check(self.guidance_input is False or (self.guidance_input is True and "film" in self.conditioning),
+               "guidance_input must be true or false, and true only with FiLM conditioning (w enters with the "
+               "noise level)", "guidance_input", self.guidance_input)
 
 
 @dataclass(frozen=True)

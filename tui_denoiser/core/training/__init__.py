@@ -5,7 +5,8 @@
 - :mod:`.state`: EMA, the learning-rate schedule, what a resume may change, the checkpoint payload;
 - :mod:`.distributed`: many processes through torchrun;
 - :mod:`.sigma_bins`: the training loss per noise level;
-- :mod:`.monitor`: the small quality evaluation during training.
+- :mod:`.monitor`: the small quality evaluation during training;
+- :mod:`.distill`: students fine-tuned from a teacher (guidance and consistency distillation).
 
 Importing the package imports torch (through the trainer); the light core stays outside it.
 """
