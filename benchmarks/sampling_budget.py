@@ -67,7 +67,8 @@ def main(argv=None) -> int:
         setting = f"{config.sampler} {config.steps} steps, guidance {config.guidance:g}"
         if config.guided and config.guidance_interval:
             setting += " at %g..%g" % config.guidance_interval
-        print(f"{n:>6}  {setting:<38} {count_model_calls(config, one_call_guidance=one_call):>5}  {mo:7.1f}  {mb:10.1f}  {mb / mo:5.2f}x"
+        calls = count_model_calls(config, one_call_guidance=one_call)
+        print(f"{n:>6}  {setting:<38} {calls:>5}  {mo:7.1f}  {mb:10.1f}  {mb / mo:5.2f}x"
               + (f"  (target {TARGET_MS_AT_4_CALLS:g} ms: {'met' if mo <= TARGET_MS_AT_4_CALLS else 'missed'})"
                  if n == 4 else ""), flush=True)
     return 0

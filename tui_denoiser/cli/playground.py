@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tui_denoiser.cli.args import (CHECKPOINT_HELP, add_output_arguments, add_sampling_arguments, check_out, default_checkpoint, digit,
-                                   guide_checkpoint, non_negative_int, number, positive_int)
+from tui_denoiser.cli.args import (CHECKPOINT_HELP, add_output_arguments, add_sampling_arguments, check_out,
+                                   default_checkpoint, digit, guide_checkpoint, non_negative_int, number, positive_int)
 from tui_denoiser.core.config import DEVICES
 from tui_denoiser.core.errors import UserError
 

@@ -170,15 +170,11 @@ def within_budget(defaults: SamplingConfig, max_calls: int, *, guided: bool | No
 
     if calls(defaults) <= max_calls:
         return defaults
-    if defaults.sampler == "consistency":  # a consistency student: its own jumps, the first N of them
-        steps = max(1, max_calls // (2 if defaults.guided and not one_call_guidance else 1))
-        levels = defaults.levels[:steps] if defaults.levels is not None else None
-        return defaults.replace(steps=steps, levels=levels)
     edm = defaults.grid == "karras" and defaults.sampler != "seed" if edm is None else edm
     guided = defaults.guided if guided is None else guided
-    if not edm:
-        per_step = 2 if defaults.guided and not one_call_guidance else 1
-        return defaults.replace(steps=max(1, max_calls // per_step))
+    if not edm or defaults.sampler == "consistency":  # its own sampler, over its first levels
+        steps = max(1, max_calls // (2 if defaults.guided and not one_call_guidance else 1))
+        return defaults.replace(steps=steps, levels=defaults.levels[:steps] if defaults.levels is not None else None)
     table = DISTILLED_BUDGETS if one_call_guidance else EDM_BUDGETS
     best = defaults.replace(**table[0][1])
     for _, changes in table:
