@@ -91,3 +91,10 @@ def test_another_step_count_drops_explicit_levels():
     assert resolve_sampling(base, guidance=1.0).levels == (80.0, 3.0, 0.5)
     assert resolve_sampling(base, steps=3).levels == (80.0, 3.0, 0.5)
     assert resolve_sampling(base, steps=5).levels is None
+
+
+def test_a_guided_step_is_one_call_only_for_a_student_without_a_guide():
+    from tui_denoiser.core.sampling_policy import guided_in_one_call
+    assert guided_in_one_call(True, None)
+    assert not guided_in_one_call(True, object())  # a guide's call is always a second one
+    assert not guided_in_one_call(False, None)

@@ -18,7 +18,7 @@ from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
 from tui_denoiser.core.errors import CheckpointError, ConfigError
 from tui_denoiser.core.model import ConditionalDenoiser
 from tui_denoiser.core.sampling import SampleStep, sample
-from tui_denoiser.core.sampling_policy import default_sampling, model_sampling
+from tui_denoiser.core.sampling_policy import default_sampling, guided_in_one_call, model_sampling
 
 
 def prepare_for_inference(model: torch.nn.Module, device: str | torch.device | None = None) -> torch.nn.Module:
@@ -55,7 +55,7 @@ class LoadedModel:
     @property
     def one_call_guidance(self) -> bool:
         """Whether a guided step costs one call: a guidance-distilled student, sampled without a guide."""
-        return self.model_config.guidance_input and self.guide is None
+        return guided_in_one_call(self.model_config.guidance_input, self.guide)
 
     def sample(self, labels: Sequence[int] | torch.Tensor, config: SamplingConfig | None = None, *,
                seed: int = 0, guide: torch.nn.Module | None = None) -> Iterator[SampleStep]:

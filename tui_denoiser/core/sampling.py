@@ -32,6 +32,7 @@ from tui_denoiser.core.config import (CHURN_GAMMA, CHURN_LEVELS, SAMPLER_NAMES, 
                                       grid_levels)
 from tui_denoiser.core.adams_bashforth import EQUAL_STEP_COEFFS, variable_step_coeffs
 from tui_denoiser.core.noise import karras_sigmas, linear_sigmas
+from tui_denoiser.core.sampling_policy import guided_in_one_call
 from tui_denoiser.core.threads import cpu_threads
 
 Denoise = Callable[[torch.Tensor, float], torch.Tensor]
@@ -291,7 +292,7 @@ class GuidedDenoiser:
         if not self.guided_at(sigma):
             self.calls += 1
             return self.model(x, level, self.labels).float()
-        if self.guide is None and getattr(self.model, "takes_guidance", False):  # a guidance-distilled student
+        if guided_in_one_call(getattr(self.model, "takes_guidance", False), self.guide):
             self.calls += 1
             return self.model(x, level, self.labels, guidance=self.guidance).float()
         self.calls += 2

@@ -127,6 +127,13 @@ DISTILLED_BUDGETS: tuple[tuple[int, dict[str, Any]], ...] = (
 )
 
 
+def guided_in_one_call(takes_guidance: bool, guide: object | None) -> bool:
+    """Whether a guided step costs one model call: a guidance-distilled student (it takes w as an input)
+    sampled without an autoguidance guide, whose call is always a second one. The sampler, the budget
+    tables and every call counter take this from here."""
+    return bool(takes_guidance) and guide is None
+
+
 def count_model_calls(config: SamplingConfig, *, one_call_guidance: bool = False) -> int:
     """Network evaluations per sample that ``config`` costs (guidance counts two, or one for a
     guidance-distilled student: ``one_call_guidance``), without torch.

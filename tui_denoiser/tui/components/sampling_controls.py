@@ -71,7 +71,7 @@ class SamplingControls(Vertical):
         self.batch = batch
         self.model_key: str | None = None
         self.defaults: SamplingConfig | None = None  # the loaded model's own sampling
-        self.one_call_guidance = False  # the loaded model is a guidance-distilled student
+        self.takes_guidance = False  # the loaded model is a guidance-distilled student
         self.digit = 7
         self.seed = 0
         self.steps: int | None = None
@@ -141,11 +141,11 @@ class SamplingControls(Vertical):
         """The guide models on offer, as (label, path); the blank choice is the null label (CFG)."""
         self.query_one("#guide", Select).set_options(guides)
 
-    def use_model(self, key: str, sampling: SamplingConfig, info: str, *, one_call_guidance: bool = False) -> None:
+    def use_model(self, key: str, sampling: SamplingConfig, info: str, *, takes_guidance: bool = False) -> None:
         """A model was loaded: its own sampling becomes what the fields show, then request a picture.
-        ``one_call_guidance``: it is a guidance-distilled student (a guided step costs one call)."""
+        ``takes_guidance``: it is a guidance-distilled student (it takes the guidance weight as an input)."""
         self.model_key, self.defaults = key, sampling
-        self.one_call_guidance = one_call_guidance
+        self.takes_guidance = takes_guidance
         self.sampler, self.steps, self.guidance = sampling.sampler, sampling.steps, sampling.guidance
         self.query_one("#model-info", Static).update(info)
         with self.prevent(Select.Changed, Input.Changed):
@@ -176,9 +176,10 @@ class SamplingControls(Vertical):
         (its reason is on the status line, named as the control that holds it)."""
         if self.model_key is None or self.defaults is None:
             return None
-        from tui_denoiser.core.sampling_policy import count_model_calls, resolve_sampling, within_budget
+        from tui_denoiser.core.sampling_policy import (count_model_calls, guided_in_one_call, resolve_sampling,
+                                                       within_budget)
 
-        one_call = self.one_call_guidance and self.guide is None  # a guide is always a second call
+        one_call = guided_in_one_call(self.takes_guidance, self.guide)
         try:
             sampling = resolve_sampling(self.defaults, sampler=self.sampler, steps=self.steps, guidance=self.guidance)
             if self.max_calls is not None:  # the best measured setting within the budget, as --max-calls picks

@@ -187,7 +187,7 @@ class SamplingScreen(Screen):
             info = f"{recipe}, consistency"
         else:
             info = f"{recipe} · epoch {loaded.epoch}"
-        self.controls.use_model(message.key, loaded.sampling, info, one_call_guidance=loaded.model_config.guidance_input)
+        self.controls.use_model(message.key, loaded.sampling, info, takes_guidance=loaded.model_config.guidance_input)
 
     # ----------------------------------------------------------------- sampling
     def on_sampling_controls_requested(self, message: SamplingControls.Requested) -> None:
