@@ -86,3 +86,27 @@ def test_karras_sigmas_monotone_from_max_to_min(steps):
     if steps > 1:
         assert math.isclose(float(s[-1]), 0.002, rel_tol=1e-9)
         assert torch.all(s[1:] < s[:-1])
+
+
+def test_log_normal_level_draw_favours_the_middle_and_keeps_every_level():
+    from tui_denoiser.core.noise import level_probabilities
+    cfg = RECIPES["original"].train.replace(level_draw="log-normal")
+    probs = level_probabilities(cfg)
+    assert math.isclose(float(probs.sum()), 1.0)
+    assert float(probs.min()) >= 0.5 / cfg.noise_levels  # half the draws stay even: the top level still trains
+    levels = cfg.levels()
+    peak = levels[int(probs.argmax())]
+    assert abs(math.log(peak) - cfg.p_mean) < 0.5  # the most drawn level sits at EDM's centre
+    torch.testing.assert_close(level_probabilities(cfg.replace(level_draw="uniform")),
+                               torch.full_like(probs, 1 / cfg.noise_levels))
+    gen = _gen()
+    drawn = torch.stack([training_sigmas(cfg, 4, device="cpu", generator=gen)[0] for _ in range(4000)])
+    counts = torch.tensor([float((drawn == torch.tensor(s, dtype=torch.float32)).sum()) for s in levels])
+    assert counts.sum() == 4000  # every draw is a training level, one a batch
+    torch.testing.assert_close(counts / 4000, probs.float(), atol=0.02, rtol=0)
+
+
+def test_unknown_level_draw_is_refused():
+    from tui_denoiser.core.errors import ConfigError
+    with pytest.raises(ConfigError, match="level draw"):
+        TrainConfig(level_draw="gaussian").validate()

@@ -35,6 +35,9 @@ CONDITIONINGS = ("film", "planes", "planes+film")
 #   edm:            log-normal sigma per sample (EDM, Karras et al. 2022), with EDM's loss weighting
 NOISE_MODES = ("discrete-batch", "discrete", "geometric-batch", "geometric", "continuous", "edm")
 PER_BATCH = {"discrete-batch": "discrete", "geometric-batch": "geometric"}  # one level a batch -> per sample
+# How the discrete modes pick a level t of T: evenly, or half evenly and half by EDM's log-normal density
+# over log sigma (p_mean, p_std), which trains the middle levels, where a digit's shape is decided, more often.
+LEVEL_DRAWS = ("uniform", "log-normal")
 # The standard deviation of MNIST scaled to [-1, 1]: EDM's preconditioning and the matched start use it.
 SIGMA_DATA = 0.6162
 # Every sampler core/sampling.py implements (its registry is checked against this list), known here so
@@ -191,6 +194,7 @@ class TrainConfig(_Config):
     sigma_min: float = 0.002  # smallest noise level the edm sampler visits
     p_mean: float = -1.2  # edm log-normal noise distribution
     p_std: float = 1.2
+    level_draw: str = "uniform"  # discrete modes: how a level t of T is picked (LEVEL_DRAWS)
     label_dropout: float = 0.0  # classifier-free guidance: share of labels replaced by the null label
     ema_decay: float = 0.0  # 0 turns EMA off
     channels_last: bool = False
@@ -248,6 +252,9 @@ class TrainConfig(_Config):
         _check(_is_number(self.sigma_min) and 0 < self.sigma_min < self.sigma_max,
                f"sigma_min must be a positive number below sigma_max, got {self.sigma_min!r}",
                "sigma_min", self.sigma_min)
+        _check(self.level_draw in LEVEL_DRAWS,
+               f"level draw must be one of {', '.join(LEVEL_DRAWS)}, got {self.level_draw!r}", "level_draw",
+               self.level_draw)
         _check(_is_number(self.p_mean), f"p_mean must be a number, got {self.p_mean!r}", "p_mean", self.p_mean)
         _check(_is_number(self.p_std) and self.p_std > 0, f"p_std must be a positive number, got {self.p_std!r}",
                "p_std", self.p_std)

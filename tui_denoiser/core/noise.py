@@ -21,7 +21,12 @@ def training_sigmas(cfg: TrainConfig, batch: int, *, device: torch.device | str,
     levels = cfg.levels()
     if levels is not None:
         per_batch = cfg.noise in PER_BATCH
-        t = torch.randint(0, cfg.noise_levels, (1 if per_batch else batch,), device=device, generator=generator)
+        draws = 1 if per_batch else batch
+        if cfg.level_draw == "uniform":
+            t = torch.randint(0, cfg.noise_levels, (draws,), device=device, generator=generator)
+        else:
+            probs = level_probabilities(cfg).to(device)
+            t = torch.multinomial(probs, draws, replacement=True, generator=generator)
         sigma = torch.tensor(levels, dtype=torch.float32, device=device)[t]
         return sigma.expand(batch) if per_batch else sigma
     if cfg.noise == "continuous":
@@ -31,6 +36,21 @@ def training_sigmas(cfg: TrainConfig, batch: int, *, device: torch.device | str,
         n = torch.randn((batch,), device=device, generator=generator)
         return (n * cfg.p_std + cfg.p_mean).exp()
     raise ValueError(f"unknown noise mode {cfg.noise!r}")
+
+
+def level_probabilities(cfg: TrainConfig) -> torch.Tensor:
+    """How often each of the T training levels (ascending) is drawn: evenly ("uniform"), or half evenly
+    and half in proportion to EDM's log-normal density of log sigma ("log-normal"), so the middle levels
+    train more often while the top level, where sampling starts, still trains."""
+    levels = cfg.levels()
+    if levels is None:
+        raise ValueError(f"noise mode {cfg.noise!r} has no discrete levels")
+    even = torch.full((len(levels),), 1.0 / len(levels), dtype=torch.float64)
+    if cfg.level_draw == "uniform":
+        return even
+    z = (torch.tensor(levels, dtype=torch.float64).log() - cfg.p_mean) / cfg.p_std
+    density = torch.exp(-0.5 * z * z)
+    return 0.5 * even + 0.5 * density / density.sum()
 
 
 def loss_weights(cfg: TrainConfig, sigma: torch.Tensor, sigma_data: float) -> torch.Tensor | None:
