@@ -17,8 +17,6 @@ import argparse
 from pathlib import Path
 
 from tui_denoiser.core import paths
-from tui_denoiser.core.checkpoint import configs_from, load_checkpoint
-from tui_denoiser.core.precision import choose_precision
 from tui_denoiser.core.training.distill import (ConsistencyDistiller, DistillConfig, GuidanceDistiller,
                                                 run_distillation)
 
@@ -46,10 +44,8 @@ def main() -> None:
 
     config = DistillConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, guidance_max=args.guidance_max,
                            levels=args.levels, ema_decay=args.ema, save_every=args.save_every, seed=args.seed)
-    teacher_config, _ = configs_from(load_checkpoint(args.teacher), args.teacher)
-    choice = choose_precision("cpu", teacher_config, args.batch_size, args.bf16, False)
-    print(choice.line, flush=True)
-    distiller = KINDS[args.kind](args.teacher, args.data_dir, config, bf16=choice.bf16)
+    distiller = KINDS[args.kind](args.teacher, args.data_dir, config, bf16=args.bf16)
+    print(distiller.precision_line, flush=True)
     run_dir = Path(args.run_dir)
     if args.resume:
         distiller.resume(run_dir / "last.pt")

@@ -41,6 +41,7 @@ from tui_denoiser.core.data import load_split, to_model_range
 from tui_denoiser.core.errors import CheckpointError, ConfigError
 from tui_denoiser.core.model import ConditionalDenoiser
 from tui_denoiser.core.noise import karras_sigmas, loss_weights, training_sigmas
+from tui_denoiser.core.precision import choose_precision
 from tui_denoiser.core.sampling_policy import model_sampling
 from tui_denoiser.core.threads import cpu_threads
 from tui_denoiser.core.training.state import EMA
@@ -107,7 +108,7 @@ class Distiller:
     kind = ""
 
     def __init__(self, teacher_path: str | Path, data_dir: str | Path, config: DistillConfig | None = None, *,
-                 bf16: bool = False, images: torch.Tensor | None = None, labels: torch.Tensor | None = None):
+                 bf16: bool | None = False, images: torch.Tensor | None = None, labels: torch.Tensor | None = None):
         self.config = config or DistillConfig()
         self.config.validate()
         self.teacher_path = Path(teacher_path).expanduser()
@@ -124,7 +125,9 @@ class Distiller:
         self.student = self.make_student(self.teacher).train()
         self.ema = EMA(self.student, self.config.ema_decay) if self.config.ema_decay > 0 else None
         self.optimizer = torch.optim.Adam(self.student.parameters(), lr=self.config.lr)
-        self.bf16 = bf16
+        # None: what ``train`` would choose for the teacher's model on this machine (core/precision.py).
+        choice = choose_precision("cpu", self.teacher_model_config, self.config.batch_size, bf16, False)
+        self.bf16, self.precision_line = choice.bf16, choice.line
         if images is None or labels is None:
             images, labels = load_split(self.train_config.dataset, data_dir, train=True)
         self.images, self.labels = images, labels
