@@ -26,6 +26,15 @@ TINY = ModelConfig(channels=(8, 16, 16))
 BASE = TrainConfig(batch_size=32, epochs=2, lr=2e-3, device="cpu", preview=False, seed=3)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The exact-resume checks compare weights bit for bit: one thread throughout, whatever else runs
+    on the machine (the thread policy would otherwise follow the load between two runs)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DENOISER_TUI_THREADS", "1")
+        yield
+
+
 @pytest.fixture(scope="module")
 def tiny_tensors(tiny_data_dir):
     torch.set_num_threads(1)
