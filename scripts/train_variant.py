@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import ast
 
-from tui_denoiser.core.config import RECIPES
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.runs import events as ev
 from tui_denoiser.core.training.trainer import Trainer
 

@@ -60,6 +60,7 @@ def test_train_writes_checkpoint_and_metrics_then_resumes(tmp_path, tiny_data_di
     assert events[-1]["global_step"] == 3 and events[-1]["stopped"] is True
     payload = load_checkpoint(run_dir / "last.pt")
     assert payload["model_config"]["channels"] == [8, 16, 16] and payload["train_config"]["seed"] == 1
+    assert payload["train_config"]["level_draw"] == "log-normal"  # the original recipe's
     # The precision is the core's choice (tests/cli/conftest.py fakes a probe where nothing pays: fp32).
     assert payload["train_config"]["bf16"] is False and payload["train_config"]["channels_last"] is False
     err = capsys.readouterr().err
@@ -71,9 +72,10 @@ def test_train_writes_checkpoint_and_metrics_then_resumes(tmp_path, tiny_data_di
     capsys.readouterr()
 
     forced = tmp_path / "forced"
-    assert main([*args[:4], str(forced), *args[5:], "--max-steps", "1", "--bf16", "--channels-last"]) == 0
+    assert main([*args[:4], str(forced), *args[5:], "--max-steps", "1", "--bf16", "--channels-last",
+                 "--level-draw", "uniform"]) == 0
     saved = load_checkpoint(forced / "last.pt")["train_config"]
-    assert saved["bf16"] is True and saved["channels_last"] is True
+    assert saved["bf16"] is True and saved["channels_last"] is True and saved["level_draw"] == "uniform"
     assert "(bf16 + channels-last)" in capsys.readouterr().err
 
     # The same folder again without --resume is refused.
@@ -193,7 +195,7 @@ SAMPLE_OPTIONS = ["--digit", "--count", "--seed", "--checkpoint", "--out", "--st
                   "--guidance", "--guidance-interval", "--start", "--device", "--max-calls"]
 TRAIN_OPTIONS = ["--recipe", "--dataset", "--data-dir", "--run-dir", "--epochs", "--batch-size", "--lr",
                  "--steps", "--noise-levels", "--step-size", "--gamma", "--seed", "--device", "--max-steps", "--resume",
-                 "--channels", "--res-blocks", "--noise", "--label-dropout", "--ema", "--bf16", "--no-bf16",
+                 "--channels", "--res-blocks", "--noise", "--level-draw", "--label-dropout", "--ema", "--bf16", "--no-bf16",
                  "--channels-last", "--preview", "--no-preview"]
 _values = st.one_of(
     st.text(max_size=6),
@@ -201,7 +203,7 @@ _values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["nan", "inf", "-1", "1e3", "0", "8,16,16", "1,2", "a.png", "b.gif", "c.npy", "cpu", "tpu",
                      "edm", "original", "heun", "mnist", "continuous", "--", "-", "=", "--out=x.png", "all",
-                     "0.3,10", "10,0.3", "1,2,3", "dpm2m", "matched"]),
+                     "0.3,10", "10,0.3", "1,2,3", "dpm2m", "matched", "uniform", "log-normal"]),
 )
 
 

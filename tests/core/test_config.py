@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui_denoiser.core.config import RECIPES, ModelConfig, TrainConfig
+from tui_denoiser.core.config import ModelConfig, TrainConfig
+
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import ConfigError, UserError
 
 

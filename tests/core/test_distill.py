@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from tui_denoiser.core.checkpoint import save_checkpoint
-from tui_denoiser.core.config import RECIPES, ModelConfig, SamplingConfig, TrainConfig
+from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import CheckpointError, ConfigError
 from tui_denoiser.core.inference import load_model
 from tui_denoiser.core.model import ConditionalDenoiser
@@ -155,7 +156,7 @@ def test_consistency_distillation_needs_an_edm_teacher(tmp_path):
 
 
 def test_a_student_keeps_its_teachers_recipe_name():
-    from tui_denoiser.core.config import recipe_of
+    from tui_denoiser.core.recipes import recipe_of
 
     for name in ("edm", "original", "seed"):
         recipe = RECIPES[name]

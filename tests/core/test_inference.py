@@ -8,7 +8,8 @@ import torch
 from helpers.core import checkpoint_payload
 
 from tui_denoiser.core import checkpoint as ck
-from tui_denoiser.core.config import RECIPES, ModelConfig, SamplingConfig, TrainConfig
+from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import CheckpointError
 from tui_denoiser.core.inference import load_model
 from tui_denoiser.core.sampling_policy import resolve_sampling

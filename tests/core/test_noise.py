@@ -7,7 +7,9 @@ import math
 import pytest
 import torch
 
-from tui_denoiser.core.config import RECIPES, TrainConfig
+from tui_denoiser.core.config import TrainConfig
+
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.noise import karras_sigmas, linear_sigmas, loss_weights, training_sigmas
 
 

@@ -7,7 +7,9 @@ import math
 import pytest
 import torch
 
-from tui_denoiser.core.config import RECIPES, ModelConfig, SamplingConfig, TrainConfig, grid_levels
+from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig, grid_levels
+
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import ConfigError
 from tui_denoiser.core.model import ConditionalDenoiser, LevelBatchNorm2d
 from tui_denoiser.core.noise import karras_sigmas, linear_sigmas, training_sigmas
@@ -145,7 +147,7 @@ def test_bad_model_options_name_their_field():
 
 
 def test_a_file_names_its_recipe():
-    from tui_denoiser.core.config import recipe_of
+    from tui_denoiser.core.recipes import recipe_of
 
     for name, recipe in RECIPES.items():
         assert recipe_of(recipe.model, recipe.train) == name
@@ -180,7 +182,7 @@ def test_recalibration_makes_eval_mode_match_training_mode():
 
 
 def test_the_shipped_seed_model_is_the_seed_recipe_with_its_own_sampler():
-    from tui_denoiser.core.config import recipe_of
+    from tui_denoiser.core.recipes import recipe_of
     from tui_denoiser.core.inference import load_model
     from tui_denoiser.core.paths import SEED_MODEL, require_shipped
 

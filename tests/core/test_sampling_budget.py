@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tui_denoiser.core.config import RECIPES, ModelConfig, SamplingConfig, TrainConfig
+from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
+
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import ConfigError
 from tui_denoiser.core.model import ConditionalDenoiser
 from tui_denoiser.core.sampling import sample

@@ -41,7 +41,7 @@ async def test_bad_value_is_marked_and_start_stays_off(tmp_path, tiny_data_dir):
 
 @asynctest
 async def test_recipe_selector_refills_the_form(tmp_path, tiny_data_dir):
-    from tui_denoiser.core.config import RECIPES
+    from tui_denoiser.core.recipes import RECIPES
 
     app = _app(tmp_path, tiny_data_dir)
     async with app.run_test(size=(80, 24)) as pilot:

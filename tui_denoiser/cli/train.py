@@ -13,7 +13,8 @@ import threading
 from pathlib import Path
 
 from tui_denoiser.cli import args as cli_args
-from tui_denoiser.core.config import DATASETS, DEVICES, NOISE_MODES, RECIPES
+from tui_denoiser.core.config import DATASETS, DEVICES, LEVEL_DRAWS, NOISE_MODES
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import UserError
 
 
@@ -40,6 +41,9 @@ def add_command(sub) -> None:
     train.add_argument("--channels", type=cli_args.channels, help="model widths at 28, 14 and 7 px, e.g. 32,64,128")
     train.add_argument("--res-blocks", type=cli_args.non_negative_int, help="residual blocks at 14 and 7 px")
     train.add_argument("--noise", choices=NOISE_MODES, help="how noise levels are drawn in training")
+    train.add_argument("--level-draw", choices=LEVEL_DRAWS,
+                       help="how a level t of T is picked: evenly, or half by a log-normal density that favours the "
+                            "middle levels (the original recipe's default)")
     train.add_argument("--label-dropout", type=cli_args.number, help="classifier-free guidance label dropout")
     train.add_argument("--ema", type=cli_args.number, metavar="DECAY", help="EMA decay (0 = off)")
     train.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
@@ -72,7 +76,7 @@ def _train_configs(args: argparse.Namespace):
         "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "noise_levels": args.noise_levels, "step_size": args.step_size, "gamma": args.gamma, "seed": args.seed,
         "device": args.device, "max_steps": args.max_steps, "noise": args.noise,
-        "label_dropout": args.label_dropout, "ema_decay": args.ema, "bf16": args.bf16,
+        "level_draw": args.level_draw, "label_dropout": args.label_dropout, "ema_decay": args.ema, "bf16": args.bf16,
         "channels_last": args.channels_last, "preview": args.preview, **_eval_changes(args),
     }
     model_changes = {"channels": args.channels, "res_blocks": args.res_blocks}

@@ -18,7 +18,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Select, Static
 
-from tui_denoiser.core.config import DATASETS, DEVICES, RECIPES, ModelConfig, TrainConfig
+from tui_denoiser.core.config import DATASETS, DEVICES, ModelConfig, TrainConfig
+
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import ConfigError, plain_name
 
 # (field, label, kind); kind is int / float / a tuple of choices / bool
