@@ -31,9 +31,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui_denoiser.core.runs import events as ev  # noqa: E402
-from tui_denoiser.core.recipes import RECIPES  # noqa: E402
 from tui_denoiser.core.data import load_split  # noqa: E402
+from tui_denoiser.core.recipes import RECIPES  # noqa: E402
+from tui_denoiser.core.runs import events as ev  # noqa: E402
 from tui_denoiser.core.training import Trainer  # noqa: E402
 
 

@@ -38,13 +38,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui_denoiser.core.config import ModelConfig, TrainConfig  # noqa: E402
-
-from tui_denoiser.core.recipes import RECIPES  # noqa: E402
 from tui_denoiser.core.data import load_split  # noqa: E402
 from tui_denoiser.core.devices import device_name, pick_device  # noqa: E402
 from tui_denoiser.core.inference import load_model  # noqa: E402
 from tui_denoiser.core.paths import DEFAULT_MODEL  # noqa: E402
 from tui_denoiser.core.precision import PrecisionChoice, choose_precision  # noqa: E402
+from tui_denoiser.core.recipes import RECIPES  # noqa: E402
 from tui_denoiser.core.sampling import final_images  # noqa: E402
 from tui_denoiser.core.training import Trainer  # noqa: E402
 

@@ -27,9 +27,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui_denoiser.core.recipes import RECIPES  # noqa: E402
-from tui_denoiser.core.model import ConditionalDenoiser  # noqa: E402
 from tui_denoiser.core.devices import pick_device  # noqa: E402
+from tui_denoiser.core.model import ConditionalDenoiser  # noqa: E402
+from tui_denoiser.core.recipes import RECIPES  # noqa: E402
 from tui_denoiser.core.training import Trainer  # noqa: E402
 
 

@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tui_denoiser.core.config import ModelConfig, TrainConfig
-
-from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import ConfigError, UserError
+from tui_denoiser.core.recipes import RECIPES
 
 
 def test_defaults_and_recipes_validate():

@@ -8,10 +8,10 @@ import torch
 
 from tui_denoiser.core.checkpoint import save_checkpoint
 from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
-from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import CheckpointError, ConfigError
 from tui_denoiser.core.inference import load_model
 from tui_denoiser.core.model import ConditionalDenoiser
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.sampling import GuidedDenoiser, final_images, sample
 from tui_denoiser.core.sampling_policy import count_model_calls, within_budget
 from tui_denoiser.core.training.distill import (ConsistencyDistiller, DistillConfig, GuidanceDistiller,

@@ -76,9 +76,9 @@ def test_nproc_is_not_handed_on_to_the_processes():
 def test_sync_batchnorm_keeps_the_models_parameters_and_checkpoint_keys():
     """On GPUs BatchNorm becomes SyncBatchNorm inside the model itself: the optimizer's and EMA's
     tensors stay the model's, and checkpoints keep their keys (they load into plain BatchNorm)."""
+    from tui_denoiser.core.model import ConditionalDenoiser
     from tui_denoiser.core.recipes import RECIPES
     from tui_denoiser.core.training.distributed import _sync_batchnorm_in_place
-    from tui_denoiser.core.model import ConditionalDenoiser
 
     model = ConditionalDenoiser(RECIPES["seed"].model)
     params = [id(p) for p in model.parameters()]

@@ -9,9 +9,9 @@ from helpers.core import checkpoint_payload
 
 from tui_denoiser.core import checkpoint as ck
 from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
-from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import CheckpointError
 from tui_denoiser.core.inference import load_model
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.sampling_policy import resolve_sampling
 
 TINY = ModelConfig(channels=(8, 16, 16))

@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from tui_denoiser.core.config import TrainConfig
-
-from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.noise import karras_sigmas, linear_sigmas, loss_weights, training_sigmas
+from tui_denoiser.core.recipes import RECIPES
 
 
 def _gen(seed=0):

@@ -8,11 +8,10 @@ import pytest
 import torch
 
 from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig, grid_levels
-
-from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import ConfigError
 from tui_denoiser.core.model import ConditionalDenoiser, LevelBatchNorm2d
 from tui_denoiser.core.noise import karras_sigmas, linear_sigmas, training_sigmas
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.sampling import sigma_schedule
 from tui_denoiser.core.sampling_policy import count_model_calls, default_sampling
 

@@ -6,10 +6,9 @@ import pytest
 import torch
 
 from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
-
-from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import ConfigError
 from tui_denoiser.core.model import ConditionalDenoiser
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.sampling import sample
 from tui_denoiser.core.sampling_policy import (DISTILLED_BUDGETS, EDM_BUDGETS, count_model_calls, default_sampling,
                                                within_budget)

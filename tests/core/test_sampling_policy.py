@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tui_denoiser.core.config import SAMPLER_NAMES, SIGMA_DATA, ModelConfig, SamplingConfig, TrainConfig
-
-from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import ConfigError
+from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.sampling_policy import default_sampling, resolve_sampling
 
 

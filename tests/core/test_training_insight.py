@@ -11,12 +11,12 @@ import torch
 
 from helpers.core import train_collecting
 
-from tui_denoiser.core.runs import events as ev
 from tui_denoiser.core.checkpoint import load_checkpoint
 from tui_denoiser.core.config import ModelConfig, TrainConfig
-from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.data import load_split
 from tui_denoiser.core.errors import ConfigError
+from tui_denoiser.core.recipes import RECIPES
+from tui_denoiser.core.runs import events as ev
 from tui_denoiser.core.runs.folder import METRICS_FILE
 from tui_denoiser.core.training import Trainer
 from tui_denoiser.core.training.sigma_bins import LOG_BINS, SigmaBins, sigma_bins

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from tui_denoiser.cli import args as cli_args
 from tui_denoiser.core.config import DATASETS, DEVICES, LEVEL_DRAWS, NOISE_MODES
-from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import UserError
+from tui_denoiser.core.recipes import RECIPES
 
 
 def add_command(sub) -> None:

@@ -69,4 +69,3 @@ def recipe_of(model_config: ModelConfig, train_config: TrainConfig) -> str:
         if same_model == model_config and recipe.train.noise == train_config.noise:
             return name
     return "custom"
-

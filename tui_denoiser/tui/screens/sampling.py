@@ -20,8 +20,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from tui_denoiser.core.recipes import recipe_of
 from tui_denoiser.core.errors import UserError
+from tui_denoiser.core.recipes import recipe_of
 from tui_denoiser.tui.components.sampling_controls import BATCH, SampleRequest, SamplingControls
 from tui_denoiser.tui.components.step_viewer import StepViewer
 from tui_denoiser.tui.messages import (

@@ -19,9 +19,8 @@ from textual.message import Message
 from textual.widgets import Checkbox, Input, Select, Static
 
 from tui_denoiser.core.config import DATASETS, DEVICES, ModelConfig, TrainConfig
-
-from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.errors import ConfigError, plain_name
+from tui_denoiser.core.recipes import RECIPES
 
 # (field, label, kind); kind is int / float / a tuple of choices / bool
 FIELDS: list[tuple[str, str, Any]] = [
