@@ -71,3 +71,14 @@ def test_the_model_is_prepared_once_at_load_and_sampling_leaves_it_alone(tmp_pat
     before = [p.data_ptr() for p in loaded.model.parameters()]
     list(loaded.sample([0], seed=0))
     assert [p.data_ptr() for p in loaded.model.parameters()] == before
+
+
+@pytest.mark.parametrize(("name", "description"), [
+    ("original", "original · epoch 30"),
+    ("distilled", "edm, distilled"),
+    ("consistency", "edm, consistency"),
+])
+def test_short_description_names_the_recipe_and_how_it_trained(name, description):
+    from tui_denoiser.core.paths import SHIPPED_MODELS
+
+    assert load_model(SHIPPED_MODELS[name]).short_description == description

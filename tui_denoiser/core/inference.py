@@ -17,6 +17,7 @@ from tui_denoiser.core.checkpoint import build_from, configs_from, load_checkpoi
 from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
 from tui_denoiser.core.errors import CheckpointError, ConfigError
 from tui_denoiser.core.model import ConditionalDenoiser
+from tui_denoiser.core.recipes import recipe_of
 from tui_denoiser.core.sampling import SampleStep, sample
 from tui_denoiser.core.sampling_policy import default_sampling, guided_in_one_call, model_sampling
 
@@ -51,6 +52,17 @@ class LoadedModel:
     def __post_init__(self) -> None:
         if self.sampling is None:
             self.sampling = default_sampling(self.model_config, self.train_config)
+
+    @property
+    def short_description(self) -> str:
+        """Its recipe and how far it trained, in a few words: a distilled student has fine-tuning steps
+        and no epochs, and a consistency student is known by the sampler it was saved with."""
+        recipe = recipe_of(self.model_config, self.train_config)
+        if self.model_config.guidance_input:
+            return f"{recipe}, distilled"
+        if self.sampling is not None and self.sampling.sampler == "consistency":
+            return f"{recipe}, consistency"
+        return f"{recipe} · epoch {self.epoch}"
 
     @property
     def one_call_guidance(self) -> bool:

@@ -21,7 +21,6 @@ from textual.widgets import Footer
 from textual.worker import get_current_worker
 
 from tui_denoiser.core.errors import UserError
-from tui_denoiser.core.recipes import recipe_of
 from tui_denoiser.tui.components.sampling_controls import BATCH, SampleRequest, SamplingControls
 from tui_denoiser.tui.components.step_viewer import StepViewer
 from tui_denoiser.tui.messages import (
@@ -179,15 +178,8 @@ class SamplingScreen(Screen):
     def on_model_loaded(self, message: ModelLoaded) -> None:
         self._loading = False
         self.loaded = loaded = message.loaded
-        recipe = recipe_of(loaded.model_config, loaded.train_config)
-        # A distilled student has fine-tuning steps, no epochs; the panel is 21 columns wide.
-        if loaded.model_config.guidance_input:
-            info = f"{recipe}, distilled"
-        elif loaded.sampling.sampler == "consistency":
-            info = f"{recipe}, consistency"
-        else:
-            info = f"{recipe} · epoch {loaded.epoch}"
-        self.controls.use_model(message.key, loaded.sampling, info, takes_guidance=loaded.model_config.guidance_input)
+        self.controls.use_model(message.key, loaded.sampling, loaded.short_description,
+                                takes_guidance=loaded.model_config.guidance_input)
 
     # ----------------------------------------------------------------- sampling
     def on_sampling_controls_requested(self, message: SamplingControls.Requested) -> None:
