@@ -73,9 +73,10 @@ def test_train_writes_checkpoint_and_metrics_then_resumes(tmp_path, tiny_data_di
 
     forced = tmp_path / "forced"
     assert main([*args[:4], str(forced), *args[5:], "--max-steps", "1", "--bf16", "--channels-last",
-                 "--level-draw", "uniform"]) == 0
+                 "--level-draw", "uniform", "--level-spread", "0.5"]) == 0
     saved = load_checkpoint(forced / "last.pt")["train_config"]
     assert saved["bf16"] is True and saved["channels_last"] is True and saved["level_draw"] == "uniform"
+    assert saved["level_spread"] == 0.5
     assert "(bf16 + channels-last)" in capsys.readouterr().err
 
     # The same folder again without --resume is refused.

@@ -107,6 +107,32 @@ def test_log_normal_level_draw_favours_the_middle_and_keeps_every_level():
     torch.testing.assert_close(counts / 4000, probs.float(), atol=0.02, rtol=0)
 
 
+@pytest.mark.parametrize("noise", ["geometric-batch", "geometric", "discrete-batch"])
+def test_level_spread_covers_the_gaps_between_levels_and_nothing_else(noise):
+    cfg = RECIPES["original"].train.replace(noise=noise, level_spread=1.0)
+    levels = torch.tensor(cfg.levels(), dtype=torch.float64)
+    gen = _gen()
+    drawn = torch.cat([training_sigmas(cfg, 8, device="cpu", generator=gen).double() for _ in range(3000)])
+    if noise.endswith("-batch"):
+        assert bool((drawn.view(-1, 8) == drawn.view(-1, 8)[:, :1]).all())  # still one level a batch
+    # Measured on the grid's own scale, each sigma lies within half a gap of a level, and the draws fill it.
+    scale = drawn.log() if noise.startswith("geometric") else drawn
+    grid = levels.log() if noise.startswith("geometric") else levels
+    gap = float(grid[1] - grid[0])
+    offset = (scale[:, None] - grid[None, :]).abs().min(dim=1).values / gap
+    assert float(offset.max()) <= 0.5 + 1e-5
+    assert float(offset.mean()) == pytest.approx(0.25, abs=0.03)  # uniform over half a gap either side
+    # Off by default: every draw is a level itself.
+    exact = training_sigmas(cfg.replace(level_spread=0.0), 64, device="cpu", generator=gen).double()
+    assert bool(torch.isclose(exact[:, None], levels[None, :].float().double(), rtol=1e-6).any(dim=1).all())
+
+
+def test_level_spread_outside_0_1_is_refused():
+    from tui_denoiser.core.errors import ConfigError
+    with pytest.raises(ConfigError, match="level spread"):
+        TrainConfig(level_spread=1.5).validate()
+
+
 def test_unknown_level_draw_is_refused():
     from tui_denoiser.core.errors import ConfigError
     with pytest.raises(ConfigError, match="level draw"):

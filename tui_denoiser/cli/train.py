@@ -44,6 +44,9 @@ def add_command(sub) -> None:
     train.add_argument("--level-draw", choices=LEVEL_DRAWS,
                        help="how a level t of T is picked: evenly, or half by a log-normal density that favours the "
                             "middle levels (the original recipe's default)")
+    train.add_argument("--level-spread", type=cli_args.number, metavar="SHARE",
+                       help="spread each drawn level over this share (0..1) of the gap to its neighbours, so the "
+                            "model also trains between the levels")
     train.add_argument("--label-dropout", type=cli_args.number, help="classifier-free guidance label dropout")
     train.add_argument("--ema", type=cli_args.number, metavar="DECAY", help="EMA decay (0 = off)")
     train.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
@@ -76,7 +79,7 @@ def _train_configs(args: argparse.Namespace):
         "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "noise_levels": args.noise_levels, "step_size": args.step_size, "gamma": args.gamma, "seed": args.seed,
         "device": args.device, "max_steps": args.max_steps, "noise": args.noise,
-        "level_draw": args.level_draw, "label_dropout": args.label_dropout, "ema_decay": args.ema, "bf16": args.bf16,
+        "level_draw": args.level_draw, "level_spread": args.level_spread, "label_dropout": args.label_dropout, "ema_decay": args.ema, "bf16": args.bf16,
         "channels_last": args.channels_last, "preview": args.preview, **_eval_changes(args),
     }
     model_changes = {"channels": args.channels, "res_blocks": args.res_blocks}

@@ -195,6 +195,7 @@ class TrainConfig(_Config):
     p_mean: float = -1.2  # edm log-normal noise distribution
     p_std: float = 1.2
     level_draw: str = "uniform"  # discrete modes: how a level t of T is picked (LEVEL_DRAWS)
+    level_spread: float = 0.0  # discrete modes: share of the gap to its neighbours a drawn level's sigma spreads over
     label_dropout: float = 0.0  # classifier-free guidance: share of labels replaced by the null label
     ema_decay: float = 0.0  # 0 turns EMA off
     channels_last: bool = False
@@ -255,6 +256,9 @@ class TrainConfig(_Config):
         _check(self.level_draw in LEVEL_DRAWS,
                f"level draw must be one of {', '.join(LEVEL_DRAWS)}, got {self.level_draw!r}", "level_draw",
                self.level_draw)
+        _check(_is_number(self.level_spread) and 0 <= self.level_spread <= 1,
+               f"level spread must be a number in [0, 1], got {self.level_spread!r}", "level_spread",
+               self.level_spread)
         _check(_is_number(self.p_mean), f"p_mean must be a number, got {self.p_mean!r}", "p_mean", self.p_mean)
         _check(_is_number(self.p_std) and self.p_std > 0, f"p_std must be a positive number, got {self.p_std!r}",
                "p_std", self.p_std)

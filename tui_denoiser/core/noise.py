@@ -28,6 +28,8 @@ def training_sigmas(cfg: TrainConfig, batch: int, *, device: torch.device | str,
             probs = level_probabilities(cfg).to(device)
             t = torch.multinomial(probs, draws, replacement=True, generator=generator)
         sigma = torch.tensor(levels, dtype=torch.float32, device=device)[t]
+        if cfg.level_spread:
+            sigma = _spread_within_gaps(cfg, levels, sigma, generator)
         return sigma.expand(batch) if per_batch else sigma
     if cfg.noise == "continuous":
         u = torch.rand((batch,), device=device, generator=generator)
@@ -36,6 +38,19 @@ def training_sigmas(cfg: TrainConfig, batch: int, *, device: torch.device | str,
         n = torch.randn((batch,), device=device, generator=generator)
         return (n * cfg.p_std + cfg.p_mean).exp()
     raise ValueError(f"unknown noise mode {cfg.noise!r}")
+
+
+def _spread_within_gaps(cfg: TrainConfig, levels: list[float], sigma: torch.Tensor,
+                        generator: torch.Generator | None) -> torch.Tensor:
+    """Each drawn level moved by up to half of ``cfg.level_spread`` of the gap to its neighbours (in log sigma
+    on the geometric grid, in sigma on t/T's), so training also covers the levels in between: a model that
+    only ever saw the T levels themselves denoises worse between them, where a user's noise may lie."""
+    if len(levels) < 2:
+        return sigma
+    offset = (torch.rand(sigma.shape, device=sigma.device, generator=generator) - 0.5) * cfg.level_spread
+    if cfg.noise.startswith("geometric"):
+        return sigma * (levels[1] / levels[0]) ** offset
+    return (sigma + offset * (levels[1] - levels[0])).clamp_min(levels[0] / 2)
 
 
 def level_probabilities(cfg: TrainConfig) -> torch.Tensor:
