@@ -28,19 +28,22 @@ ORIGINAL_SIGMA_MAX = 20.0
 # Half its batches pick t evenly, half by a log-normal density centred on sigma = exp(-0.5) = 0.61, where a
 # digit's shape is decided and one-call denoising was weakest (docs/models.md).
 ORIGINAL_LEVEL_CENTRE = -0.5
+# Each batch's sigma spreads over its level's whole cell of the grid (half the gap to each neighbour, in log
+# sigma): trained on the 20 levels alone, one-call denoising was 1-2 dB worse between them (docs/models.md).
+ORIGINAL_LEVEL_SPREAD = 1.0
 
 RECIPES: dict[str, Recipe] = {
     "original": Recipe(
         "original",
         "The seed's design at its best: plain BatchNorm encoder/decoder with FiLM and the encoder's maps passed "
         "to the decoder, one step t of T=20 per batch on a log scale up to pure noise (the middle levels drawn "
-        "more often), BatchNorm statistics per level, EDM's scaling and per-level weights of the MSE, Adam 1e-4; "
+        "more often; sigma spread over t's cell of the scale), BatchNorm statistics per level, EDM's scaling and per-level weights of the MSE, Adam 1e-4; "
         "one label in ten dropped, for guidance.",
         model=ModelConfig(parameterization="edm", norm_levels=ORIGINAL_LEVELS, conditioning="planes+film",
                           skip_connections=True),
         train=TrainConfig(noise="geometric-batch", noise_levels=ORIGINAL_LEVELS, sigma_min=ORIGINAL_SIGMA_MIN,
                           sigma_max=ORIGINAL_SIGMA_MAX, level_draw="log-normal", p_mean=ORIGINAL_LEVEL_CENTRE,
-                          label_dropout=0.1),
+                          level_spread=ORIGINAL_LEVEL_SPREAD, label_dropout=0.1),
     ),
     "seed": Recipe(
         "seed",
