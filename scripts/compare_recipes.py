@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tui_denoiser.core.data import load_split, to_model_range  # noqa: E402
 from tui_denoiser.core.imaging import to_uint8  # noqa: E402
 from tui_denoiser.core.inference import load_model  # noqa: E402
-from tui_denoiser.core.quality.denoising import denoising_psnr  # noqa: E402
+from tui_denoiser.core.quality.denoising import PSNR_LEVELS, denoising_psnr  # noqa: E402
 
 LEVELS = (0.1, 0.5, 1.0, 2.0)
 SCALE = 2
@@ -63,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
                 x = clean + sigma * noise
                 noisy.append(to_uint8(x)[0])
                 denoised.append(to_uint8(loaded.model(x, torch.full((1,), sigma), test_y[digit:digit + 1]))[0])
-        psnr_rows = denoising_psnr(loaded.model, test_x, test_y, count=args.count, levels=LEVELS, seed=args.seed)
+        # Measured over eval's levels first: each level's noise draw is seeded by its place in the list, so
+        # this way the figures at 0.1 .. 1 are eval's own, draw for draw.
+        measured = denoising_psnr(loaded.model, test_x, test_y, count=args.count, seed=args.seed,
+                                  levels=PSNR_LEVELS + tuple(s for s in LEVELS if s not in PSNR_LEVELS))
+        psnr_rows = [next(r for r in measured if r.sigma == s) for s in LEVELS]
         table.append((name, loaded.sampling, psnr_rows))
         rows.append(_row(list(samples[:10])))
         rows.append(_row(list(samples[10:])))
