@@ -46,7 +46,7 @@ def add_command(sub) -> None:
                             "middle levels (the original recipe's default)")
     train.add_argument("--level-spread", type=cli_args.number, metavar="SHARE",
                        help="spread each drawn level over this share (0..1) of the gap to its neighbours, so the "
-                            "model also trains between the levels")
+                            "model also trains between the levels (the original recipe's default: 1)")
     train.add_argument("--label-dropout", type=cli_args.number, help="classifier-free guidance label dropout")
     train.add_argument("--ema", type=cli_args.number, metavar="DECAY", help="EMA decay (0 = off)")
     train.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,

@@ -37,8 +37,8 @@ RECIPES: dict[str, Recipe] = {
         "original",
         "The seed's design at its best: plain BatchNorm encoder/decoder with FiLM and the encoder's maps passed "
         "to the decoder, one step t of T=20 per batch on a log scale up to pure noise (the middle levels drawn "
-        "more often; sigma spread over t's cell of the scale), BatchNorm statistics per level, EDM's scaling and per-level weights of the MSE, Adam 1e-4; "
-        "one label in ten dropped, for guidance.",
+        "more often; sigma spread over t's cell of the scale), BatchNorm statistics per level, EDM's scaling "
+        "and per-level weights of the MSE, Adam 1e-4; one label in ten dropped, for guidance.",
         model=ModelConfig(parameterization="edm", norm_levels=ORIGINAL_LEVELS, conditioning="planes+film",
                           skip_connections=True),
         train=TrainConfig(noise="geometric-batch", noise_levels=ORIGINAL_LEVELS, sigma_min=ORIGINAL_SIGMA_MIN,
