@@ -10,6 +10,7 @@ import torch
 from tui_denoiser.core.config import TrainConfig
 from tui_denoiser.core.noise import karras_sigmas, linear_sigmas, loss_weights, training_sigmas
 from tui_denoiser.core.recipes import RECIPES
+from tui_denoiser.core.training.sigma_bins import sigma_bins
 
 
 def _gen(seed=0):
@@ -102,9 +103,9 @@ def test_log_normal_level_draw_favours_the_middle_and_keeps_every_level():
                                torch.full_like(probs, 1 / cfg.noise_levels))
     gen = _gen()
     drawn = torch.stack([training_sigmas(cfg, 4, device="cpu", generator=gen)[0] for _ in range(4000)])
-    # The recipe spreads each level over its cell of the grid: count each draw at its nearest level.
-    nearest = (drawn.log()[:, None] - torch.tensor(levels).log()[None, :]).abs().argmin(dim=1)
-    counts = torch.bincount(nearest, minlength=len(levels)).float()
+    # The recipe spreads each level over its cell of the grid: count each draw in its level's bin.
+    cell = torch.bucketize(drawn, torch.tensor(sigma_bins(cfg)[1][1:-1]))
+    counts = torch.bincount(cell, minlength=len(levels)).float()
     torch.testing.assert_close(counts / 4000, probs.float(), atol=0.02, rtol=0)
 
 

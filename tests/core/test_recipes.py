@@ -14,6 +14,7 @@ from tui_denoiser.core.noise import karras_sigmas, linear_sigmas, training_sigma
 from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.sampling import sigma_schedule
 from tui_denoiser.core.sampling_policy import count_model_calls, default_sampling
+from tui_denoiser.core.training.sigma_bins import sigma_bins
 
 
 def test_geometric_levels_reach_pure_noise_on_a_log_scale():
@@ -40,20 +41,19 @@ def test_grid_levels_agree_with_the_torch_grids():
 
 @pytest.mark.parametrize("mode", ["geometric-batch", "geometric"])
 def test_training_draws_the_recipe_levels(mode):
-    """Every draw lies in one level's cell of the log grid (the recipe spreads sigma over the cell), and
-    every level is drawn."""
+    """Every draw lies in one level's cell of the log grid (the recipe spreads sigma over the cell): the
+    same cells as the loss-by-level bins, so each batch's loss lands in its own level's bin. Every level is
+    drawn."""
     cfg = RECIPES["original"].train.replace(noise=mode)
     gen = torch.Generator().manual_seed(0)
-    log_levels = torch.tensor(cfg.levels()).log()
-    half_gap = float(log_levels[1] - log_levels[0]) / 2
+    _, edges = sigma_bins(cfg)
     seen = set()
     for _ in range(200):
         sigma = training_sigmas(cfg, 16, device="cpu", generator=gen)
-        distance = (sigma.log()[:, None] - log_levels[None, :]).abs()
-        assert bool((distance.min(dim=1).values <= half_gap + 1e-5).all())
+        assert bool((sigma >= edges[0] * (1 - 1e-5)).all() and (sigma <= edges[-1] * (1 + 1e-5)).all())
         if mode == "geometric-batch":
             assert bool((sigma == sigma[0]).all())
-        seen.update(distance.argmin(dim=1).tolist())
+        seen.update(torch.bucketize(sigma.contiguous(), torch.tensor(edges[1:-1])).tolist())
     assert len(seen) == cfg.noise_levels
 
 
