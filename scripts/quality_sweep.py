@@ -43,7 +43,7 @@ def parse_setting(text: str, loaded) -> dict:
     base = loaded.sampling
     s = {"sampler": base.sampler, "steps": base.steps, "guidance": base.guidance,
          "interval": base.guidance_interval, "sigma_min": base.sigma_min, "sigma_max": base.sigma_max,
-         "start": base.start, "churn": None, "levels": base.levels}
+         "start": base.start, "churn": (base.churn_gamma, *base.churn_levels), "levels": base.levels}
     for part in filter(None, text.split(",")):
         key, _, value = part.partition("=")
         if key not in KEYS:
@@ -52,7 +52,7 @@ def parse_setting(text: str, loaded) -> dict:
             s[key] = value
         elif key == "steps":
             s[key] = int(value)
-        elif key == "churn":  # GAMMA:LO:HI, EDM's churn at the levels in LO..HI (see churned())
+        elif key == "churn":  # GAMMA:LO:HI: dpm2m-churn's churn at the levels in LO..HI (GAMMA 0: dpm2m's images)
             s[key] = tuple(float(v) for v in value.split(":"))
         elif key == "levels":
             s[key] = tuple(float(v) for v in value.split(":"))
@@ -64,26 +64,11 @@ def parse_setting(text: str, loaded) -> dict:
     return s
 
 
-def churned(model, labels, config, seed: int, churn: tuple[float, float, float]) -> tuple[torch.Tensor, int]:
-    """The dpm2m-churn sampler with its churn GAMMA:LO:HI given here instead of its defaults, for trying
-    the lever at other settings (GAMMA 0 gives dpm2m's images exactly)."""
-    from tui_denoiser.core.sampling import GuidedDenoiser, sample_dpm2m_churn, sigma_schedule
-
-    gamma, lo, hi = churn
-    gen = torch.Generator().manual_seed(seed)
-    sig = sigma_schedule(config)
-    x = torch.randn((labels.shape[0], 1, 28, 28), generator=gen) * config.sigma_max
-    denoise = GuidedDenoiser(model, labels, config)
-    with torch.inference_mode():
-        for x in sample_dpm2m_churn(denoise, x, sig, generator=gen, churn_levels=(lo, hi), churn_gamma=gamma):
-            pass
-    return x, denoise.calls
-
-
 def to_config(loaded, s: dict) -> SamplingConfig:
     return loaded.sampling.replace(sampler=s["sampler"], steps=s["steps"], guidance=s["guidance"],
                                    guidance_interval=s["interval"], sigma_min=s["sigma_min"],
-                                   sigma_max=s["sigma_max"], start=s["start"], levels=s["levels"])
+                                   sigma_max=s["sigma_max"], start=s["start"], levels=s["levels"],
+                                   churn_gamma=s["churn"][0], churn_levels=tuple(s["churn"][1:]))
 
 
 def draw(loaded, setting: dict, per_digit: int, seed: int, batch_size: int = 500) -> tuple[np.ndarray, int, float]:
@@ -92,15 +77,11 @@ def draw(loaded, setting: dict, per_digit: int, seed: int, batch_size: int = 500
     out, calls = [], 0
     t0 = time.perf_counter()
     for b, start in enumerate(range(0, labels.shape[0], batch_size)):
-        if setting.get("churn"):
-            images, calls = churned(loaded.model, labels[start:start + batch_size], config, seed + b,
-                                    setting["churn"])
-        else:
-            last = None
-            for last in sample(loaded.model, labels[start:start + batch_size], config, seed=seed + b,
-                               sigma_data=loaded.model_config.sigma_data):
-                pass
-            images, calls = last.images, last.model_calls
+        last = None
+        for last in sample(loaded.model, labels[start:start + batch_size], config, seed=seed + b,
+                           sigma_data=loaded.model_config.sigma_data):
+            pass
+        images, calls = last.images, last.model_calls
         out.append(to_uint8(torch.nan_to_num(images.float(), nan=0.0, posinf=1.0, neginf=-1.0)))
     return np.concatenate(out), calls, time.perf_counter() - t0
 

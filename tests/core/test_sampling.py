@@ -209,6 +209,23 @@ def test_dpm2m_first_step_is_the_euler_step():
     assert not torch.allclose(a[2].images, b[2].images)
 
 
+def test_the_configs_churn_reaches_dpm2m_churn(edm_model):
+    """churn_gamma 0 is dpm2m exactly; the churned levels are where the config says, and only those."""
+    base = SamplingConfig(sampler="dpm2m-churn", steps=6, sigma_max=20.0, sigma_min=0.02, grid="geometric")
+    plain = list(sample(edm_model, [1, 2], base.replace(sampler="dpm2m"), seed=3))
+    none = list(sample(edm_model, [1, 2], base.replace(churn_gamma=0.0), seed=3))
+    assert all(torch.equal(a.images, b.images) for a, b in zip(plain, none))
+    low = list(sample(edm_model, [1, 2], base.replace(churn_levels=(0.01, 0.1)), seed=3))
+    wide = list(sample(edm_model, [1, 2], base.replace(churn_levels=(0.01, 0.7)), seed=3))
+    levels = [f.sigma for f in plain]  # 20, 5.02, 1.26, 0.317, 0.0796, 0.02, 0
+    first_churned = {"low": levels.index(next(s for s in levels if s <= 0.1)),
+                     "wide": levels.index(next(s for s in levels if s <= 0.7))}
+    for frames, name in ((low, "low"), (wide, "wide")):
+        k = first_churned[name]  # frame k is the state after step k; step k starts at levels[k]
+        assert all(torch.equal(a.images, b.images) for a, b in zip(plain[:k + 1], frames[:k + 1])), name
+        assert not torch.equal(plain[k + 1].images, frames[k + 1].images), name
+
+
 def test_guidance_interval_guides_only_inside_it(edm_model):
     k = 6
     everywhere = list(_sample(edm_model, [1, 2], sampler="dpm2m", steps=k, sigma_max=80.0, sigma_min=0.002,

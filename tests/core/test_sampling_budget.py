@@ -29,6 +29,8 @@ def _calls_when_run(config: SamplingConfig) -> int:
     {"sampler": "stochastic", "steps": 6, "sigma_min": 0.05}, {"sampler": "heun", "steps": 3, "guidance": 1.5},
     {"sampler": "dpm2m-churn"}, {"sampler": "dpm2m-churn", "steps": 9, "guidance_interval": (0.4, 10.0)},
     {"sampler": "dpm2m-churn", "steps": 20, "guidance_interval": (0.05, 0.6)},
+    {"sampler": "dpm2m-churn", "steps": 12, "guidance_interval": (0.2, 0.9), "churn_levels": (0.01, 0.8)},
+    {"sampler": "dpm2m-churn", "steps": 12, "guidance_interval": (0.2, 0.9), "churn_gamma": 0.0},
     {"sampler": "ipndm-v", "steps": 3, "levels": (80.0, 5.0, 0.1), "guidance": 1.5, "guidance_interval": (1.0, 10.0)},
     {"sampler": "dpm3m", "steps": 4, "levels": (80.0, 9.0, 0.9, 0.05)},
     *[c for _, c in EDM_BUDGETS],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui_denoiser.core.config import SAMPLER_NAMES, SIGMA_DATA, ModelConfig, SamplingConfig, TrainConfig
+from tui_denoiser.core.config import CHURN_GAMMA, CHURN_LEVELS, SAMPLER_NAMES, SIGMA_DATA, ModelConfig, SamplingConfig, TrainConfig
 from tui_denoiser.core.errors import ConfigError
 from tui_denoiser.core.recipes import RECIPES
 from tui_denoiser.core.sampling_policy import default_sampling, resolve_sampling
@@ -21,6 +21,32 @@ def test_edm_models_without_label_dropout_are_never_guided():
     recipe = RECIPES["edm"]
     got = default_sampling(recipe.model, recipe.train.replace(label_dropout=0.0))
     assert got.sampler == "dpm2m-churn" and got.guidance == 1.0 and got.guidance_interval is None and not got.guided
+
+
+def test_the_original_recipe_samples_its_own_levels_with_its_own_churn():
+    recipe = RECIPES["original"]
+    got = default_sampling(recipe.model, recipe.train)
+    assert got == SamplingConfig(sampler="dpm2m-churn", steps=20, guidance=1.6, guidance_interval=(0.2, 5.0),
+                                 start="pure", grid="geometric", sigma_min=0.02, sigma_max=20.0,
+                                 churn_gamma=0.4, churn_levels=(0.01, 0.6))
+    edm = default_sampling(RECIPES["edm"].model, RECIPES["edm"].train)
+    assert (edm.churn_gamma, edm.churn_levels) == (CHURN_GAMMA, CHURN_LEVELS)  # EDM models keep theirs
+
+
+def test_a_stored_config_from_before_the_churn_fields_samples_as_it_did():
+    old = {"sampler": "dpm2m-churn", "steps": 14, "guidance": 1.5, "guidance_interval": [0.3, 10.0], "start": "pure",
+           "grid": "karras", "sigma_min": 0.002, "sigma_max": 80.0, "levels": None}
+    got = SamplingConfig.from_dict(old)
+    assert (got.churn_gamma, got.churn_levels) == (CHURN_GAMMA, CHURN_LEVELS)
+    assert SamplingConfig.from_dict(got.to_dict()) == got  # the round trip keeps them
+
+
+@pytest.mark.parametrize("changes", [{"churn_gamma": -0.1}, {"churn_gamma": "0.4"}, {"churn_levels": (0.6, 0.01)},
+                                     {"churn_levels": (0.01,)}, {"churn_levels": (-1.0, 0.5)}])
+def test_bad_churn_is_refused_with_its_field(changes):
+    with pytest.raises(ConfigError) as caught:
+        SamplingConfig().replace(**changes)
+    assert caught.value.field == next(iter(changes))
 
 
 def test_the_seed_recipe_samples_its_training_levels():

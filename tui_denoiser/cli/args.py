@@ -101,8 +101,8 @@ def flag_of(field: str) -> str:
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """The sampling request of ``sample`` and ``eval``; what is left out is the model's own."""
     parser.add_argument("--sampler", type=sampler, metavar="{" + ",".join(SAMPLER_NAMES) + "}",
-                        help="sampler (default: the model's own; dpm2m-churn for EDM models, stochastic over its "
-                             "training levels for the original recipe, seed for the seed recipe)")
+                        help="sampler (default: the model's own; dpm2m-churn for EDM models and, with churn up to "
+                             "sigma 0.6, over its training levels for the original recipe; seed for the seed recipe)")
     parser.add_argument("--steps", type=positive_int, help="sampling steps (default: the model's)")
     parser.add_argument("--guidance", type=number,
                         help="classifier-free guidance scale, 1 = plain conditional (default: the model's)")

@@ -46,6 +46,7 @@ SAMPLER_NAMES = ("seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn", 
                  "consistency")
 # dpm2m-churn: at the levels in CHURN_LEVELS, raise sigma by the factor 1 + CHURN_GAMMA with fresh noise
 # before the step (EDM's S_churn), which cleans up the isolated specks deterministic steps leave there.
+# These are the EDM models' settings and a SamplingConfig's defaults; a model's sampling may set its own.
 CHURN_GAMMA = 0.4
 CHURN_LEVELS = (0.01, 0.15)
 STARTS = ("pure", "matched")  # starting noise: sigma_max * N(0,1), or the spread training inputs have there
@@ -301,6 +302,10 @@ class SamplingConfig(_Config):
     # Explicit noise levels (``steps`` of them, from sigma_max down; 0 is appended) instead of the grid:
     # a schedule tuned for its step count (sampling_policy.EDM_BUDGETS). None: the grid's levels.
     levels: tuple[float, ...] | None = None
+    # dpm2m-churn only: the factor 1 + churn_gamma by which sigma is raised with fresh noise at the levels
+    # in churn_levels (low, high). Files written before these fields get the EDM defaults, as they sampled.
+    churn_gamma: float = CHURN_GAMMA
+    churn_levels: tuple[float, float] = CHURN_LEVELS
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
@@ -334,6 +339,12 @@ class SamplingConfig(_Config):
         _check(_is_number(self.sigma_min) and 0 < self.sigma_min <= self.sigma_max,
                f"sigma_min must be a positive number up to sigma_max, got {self.sigma_min!r}",
                "sigma_min", self.sigma_min)
+        _check(_is_number(self.churn_gamma) and 0 <= self.churn_gamma <= 10,
+               f"churn gamma must be a number in 0..10, got {self.churn_gamma!r}", "churn_gamma", self.churn_gamma)
+        churn = self.churn_levels
+        _check(isinstance(churn, tuple) and len(churn) == 2 and all(_is_number(v) and v >= 0 for v in churn)
+               and churn[0] <= churn[1],
+               f"churn levels must be two noise levels low <= high, got {churn!r}", "churn_levels", churn)
         levels = self.levels
         if levels is not None:
             _check(isinstance(levels, tuple) and len(levels) == self.steps

@@ -267,6 +267,13 @@ def sigma_schedule(config: SamplingConfig) -> list[float]:
     return grid_levels(grid, config.steps, config.sigma_min, config.sigma_max) + [0.0]
 
 
+def sampler_options(config: SamplingConfig) -> dict[str, object]:
+    """What ``config`` sets for its sampler beyond the shared signature: dpm2m-churn's churn."""
+    if config.sampler == "dpm2m-churn":
+        return {"churn_levels": config.churn_levels, "churn_gamma": config.churn_gamma}
+    return {}
+
+
 class GuidedDenoiser:
     """``D(x, sigma)`` for a batch of labels, with classifier-free guidance (or autoguidance, when a
     ``guide`` model is given) where the config asks for it; counts the network evaluations per sample
@@ -366,7 +373,8 @@ def drive(model: torch.nn.Module, labels: Sequence[int] | torch.Tensor, config: 
     x = x.to(device)
     bounds = chunk_bounds(labels_t.shape[0], chunk_size)
     denoisers = [GuidedDenoiser(model, labels_t[a:b], config, guide) for a, b in bounds]
-    trajectories = [SAMPLERS[config.sampler].run(d, x[a:b], sigmas, generator=generator)
+    options = sampler_options(config)
+    trajectories = [SAMPLERS[config.sampler].run(d, x[a:b], sigmas, generator=generator, **options)
                     for d, (a, b) in zip(denoisers, bounds)]
     total = len(sigmas) - 1
     yield SampleStep(0, total, sigmas[0], x.detach().float().cpu(), 0)
