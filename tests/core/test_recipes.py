@@ -63,9 +63,13 @@ def test_original_samples_over_its_own_training_levels():
     assert config.grid == "geometric" and config.steps == recipe.train.noise_levels
     schedule = sigma_schedule(config)
     assert schedule[:-1] == pytest.approx(recipe.train.levels()[::-1]) and schedule[-1] == 0.0
-    # Guided (the recipe drops labels for it): the null label's call too at the levels inside the interval.
+    # Guided (the recipe drops labels for it): the null label's call too where the model is evaluated inside
+    # the interval; dpm2m-churn evaluates its churned levels (all but the last step's) at (1 + gamma) sigma.
+    churn_lo, churn_hi = config.churn_levels
+    evaluated = [s * (1 + config.churn_gamma) if churn_lo <= s <= churn_hi and k < len(schedule) - 2 else s
+                 for k, s in enumerate(schedule[:-1])]
     lo, hi = config.guidance_interval
-    inside = sum(lo <= sigma <= hi for sigma in recipe.train.levels())
+    inside = sum(lo <= sigma <= hi for sigma in evaluated)
     assert config.guided and 0 < inside < recipe.train.noise_levels
     assert count_model_calls(config) == recipe.train.noise_levels + inside
 
