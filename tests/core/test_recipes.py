@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig, grid_levels
+from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig, churned_sigma, grid_levels
 from tui_denoiser.core.errors import ConfigError
 from tui_denoiser.core.model import ConditionalDenoiser, LevelBatchNorm2d
 from tui_denoiser.core.noise import karras_sigmas, linear_sigmas, training_sigmas
@@ -64,10 +64,9 @@ def test_original_samples_over_its_own_training_levels():
     schedule = sigma_schedule(config)
     assert schedule[:-1] == pytest.approx(recipe.train.levels()[::-1]) and schedule[-1] == 0.0
     # Guided (the recipe drops labels for it): the null label's call too where the model is evaluated inside
-    # the interval; dpm2m-churn evaluates its churned levels (all but the last step's) at (1 + gamma) sigma.
-    churn_lo, churn_hi = config.churn_levels
-    evaluated = [s * (1 + config.churn_gamma) if churn_lo <= s <= churn_hi and k < len(schedule) - 2 else s
-                 for k, s in enumerate(schedule[:-1])]
+    # the interval; dpm2m-churn evaluates its churned levels above their sigma.
+    evaluated = [churned_sigma(s, s_next, config.churn_gamma, config.churn_levels)
+                 for s, s_next in zip(schedule, schedule[1:])]
     lo, hi = config.guidance_interval
     inside = sum(lo <= sigma <= hi for sigma in evaluated)
     assert config.guided and 0 < inside < recipe.train.noise_levels

@@ -49,6 +49,16 @@ SAMPLER_NAMES = ("seed", "euler", "heun", "stochastic", "dpm2m", "dpm2m-churn", 
 # These are the EDM models' settings and a SamplingConfig's defaults; a model's sampling may set its own.
 CHURN_GAMMA = 0.4
 CHURN_LEVELS = (0.01, 0.15)
+
+
+def churned_sigma(sigma: float, sigma_next: float, gamma: float, levels: tuple[float, float]) -> float:
+    """The level dpm2m-churn evaluates the step from ``sigma`` to ``sigma_next`` at: ``(1 + gamma) sigma``
+    at the levels in ``levels`` (low, high), except the step onto 0; else ``sigma``. The sampler and the call
+    counter both decide it here."""
+    lo, hi = levels
+    return sigma * (1 + gamma) if gamma > 0 and lo <= sigma <= hi and sigma_next > 0 else sigma
+
+
 STARTS = ("pure", "matched")  # starting noise: sigma_max * N(0,1), or the spread training inputs have there
 # A sampler's noise levels: sigma_max * k/K; EDM's rho=7 spacing down to sigma_min; or log-spaced from
 # sigma_max down to sigma_min (the original recipe's training levels when K = T).

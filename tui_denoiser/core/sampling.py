@@ -29,6 +29,7 @@ from typing import Callable, Iterator, NamedTuple, Sequence
 import torch
 
 from tui_denoiser.core.config import (CHURN_GAMMA, CHURN_LEVELS, SAMPLER_NAMES, SIGMA_DATA, SamplingConfig,
+                                      churned_sigma,
                                       grid_levels)
 from tui_denoiser.core.adams_bashforth import EQUAL_STEP_COEFFS, variable_step_coeffs
 from tui_denoiser.core.noise import karras_sigmas, linear_sigmas
@@ -134,10 +135,9 @@ def sample_dpm2m_churn(denoise: Denoise, x: torch.Tensor, sigmas: list[float], *
     fresh noise lets the low-noise steps undo the stray specks that deterministic steps keep.
     ``churn_gamma`` 0 gives dpm2m's images exactly."""
     previous_d: torch.Tensor | None = None
-    lo, hi = churn_levels
     for k, (sigma, sigma_next) in enumerate(zip(sigmas, sigmas[1:])):
-        if churn_gamma > 0 and lo <= sigma <= hi and sigma_next > 0:
-            sigma_hat = sigma * (1 + churn_gamma)
+        sigma_hat = churned_sigma(sigma, sigma_next, churn_gamma, churn_levels)
+        if sigma_hat != sigma:
             noise = torch.randn(x.shape, generator=generator).to(x.device)
             x = x + math.sqrt(sigma_hat**2 - sigma**2) * noise
             x = _euler_step(x, denoise(x, sigma_hat), sigma_hat, sigma_next)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig
+from tui_denoiser.core.config import ModelConfig, SamplingConfig, TrainConfig, churned_sigma
 
 # The best settings measured for EDM models (docs/evaluation.md): DPM-Solver++(2M) at 14 steps,
 # guided at 1.5 (models trained with label dropout) only at the middle noise levels, where guidance buys accuracy without the loss of
@@ -146,7 +146,6 @@ def count_model_calls(config: SamplingConfig, *, one_call_guidance: bool = False
 
     The same levels as ``sampling.sigma_schedule``; a test checks this against the samplers' own count.
     """
-    k = config.steps
     sigmas = config.schedule("linear" if config.sampler == "seed" else config.grid)
 
     def cost(sigma: float) -> int:
@@ -155,9 +154,9 @@ def count_model_calls(config: SamplingConfig, *, one_call_guidance: bool = False
         interval = config.guidance_interval
         return 2 if interval is None or interval[0] <= sigma <= interval[1] else 1
 
-    if config.sampler == "dpm2m-churn" and config.churn_gamma > 0:  # churned levels are evaluated at (1 + gamma) sigma
-        lo, hi = config.churn_levels
-        sigmas = [s * (1 + config.churn_gamma) if lo <= s <= hi and i < k - 1 else s for i, s in enumerate(sigmas)]
+    if config.sampler == "dpm2m-churn":  # the churned levels are evaluated above their sigma
+        sigmas = [churned_sigma(s, s_next, config.churn_gamma, config.churn_levels)
+                  for s, s_next in zip(sigmas, sigmas[1:] + [0.0])]
     calls = sum(cost(s) for s in sigmas)
     if config.sampler == "heun":  # a second evaluation at every level but the last step onto 0
         calls += sum(cost(s) for s in sigmas[1:])
