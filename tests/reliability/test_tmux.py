@@ -42,6 +42,17 @@ def _kill_if_alive(pid: int | None) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def _wait_gone(pid: int, name: str, run_dirs, timeout: float = 60) -> None:
+    """Wait for the process to end; if it does not, fail with what it was doing: the run's last events
+    (was the stop's checkpoint written? then the trainer finished and the exit hung) and the screen."""
+    try:
+        wait_until(lambda: _gone(pid), timeout=timeout)
+    except AssertionError as exc:
+        events = [(e["kind"], e.get("reason")) for d in run_dirs() for e in read_events(d)][-8:]
+        screen = _tmux("capture-pane", "-p", "-t", name, check=False).stdout
+        raise AssertionError(f"{exc}\nlast events: {events}\nscreen:\n{screen}") from None
+
+
 def _gone(pid: int) -> bool:
     try:
         import os
@@ -63,7 +74,7 @@ def test_headless_run_in_tmux_survives_kill_session(tmp_path, tiny_data_dir):
         pid = _pane_pid(name)
         wait_until(lambda: any(e["kind"] == "step" for e in read_events(run_dir)), timeout=90)
         _tmux("kill-session", "-t", name)
-        wait_until(lambda: _gone(pid), timeout=60)
+        _wait_gone(pid, name, lambda: [run_dir])
     finally:
         _kill_if_alive(pid)
         _tmux("kill-session", "-t", name, check=False)
@@ -99,7 +110,7 @@ def test_app_in_a_256_colour_tmux_paints_and_saves_on_signal(tmp_path, tiny_data
             import signal
 
             os.kill(pid, signal.SIGTERM)
-        wait_until(lambda: _gone(pid), timeout=60)
+        _wait_gone(pid, name, lambda: list(runs.glob("*")))
     finally:
         _tmux("kill-session", "-t", name, check=False)
         _kill_if_alive(pid)
