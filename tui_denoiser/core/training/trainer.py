@@ -349,8 +349,8 @@ class Trainer(Reporting):
         self._calibrated_at = self.global_step
 
     def _save_position(self, epoch: int, at: EpochState) -> None:
-        self._recalibrate_norms()
         """A stop inside an epoch: save where in it we are (its permutation too) so a resume continues exactly."""
+        self._recalibrate_norms()
         if not math.isfinite(float(at.loss_sum)):  # never overwrite the last good checkpoint with NaN
             raise self._nonfinite_error(float(at.loss_sum))
         position = {"perm": at.perm.to("cpu", torch.int32), "step_in_epoch": at.step,
