@@ -1,10 +1,10 @@
-"""Memory: peak resident memory of a CPU training run, against the original loop and ``import torch``.
+"""Memory: peak resident memory of a CPU training run, against the seed's loop and ``import torch``.
 
 Each runs in its own child process; its peak RSS is read from ``os.wait4``'s rusage (``ru_maxrss``):
 
 - ours: ``denoiser-tui train --max-steps N --device cpu`` on real MNIST (extra arguments after ``--``
   go to it, e.g. ``-- --bf16 --channels-last``);
-- baseline: the original loop (benchmarks/train_throughput.py ``original_loop``) for N steps;
+- baseline: the seed's loop (benchmarks/train_throughput.py ``seed_loop``) for N steps;
 - floor: ``python -c "import torch"``.
 
     python benchmarks/memory.py --data-dir DATA [--steps 100] [-- EXTRA TRAIN ARGS]
@@ -50,12 +50,12 @@ def main() -> None:
         ours = peak_rss_mib(train + ["train", "--data-dir", args.data_dir, "--run-dir", f"{tmp}/run",
                                      "--device", "cpu", "--max-steps", str(args.steps), *args.extra], env)
         base_code = (f"import sys; sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import torch; "
-                     f"from train_throughput import original_loop; "
-                     f"original_loop({args.data_dir!r}, torch.device('cpu'), {args.steps}, 0, 128)")
+                     f"from train_throughput import seed_loop; "
+                     f"seed_loop({args.data_dir!r}, torch.device('cpu'), {args.steps}, 0, 128)")
         base = peak_rss_mib([sys.executable, "-c", base_code], env)
         floor = peak_rss_mib([sys.executable, "-c", "import torch"], env)
     print(f"python -c 'import torch':                 {floor:7.0f} MiB")
-    print(f"baseline original loop, {args.steps} steps:      {base:7.0f} MiB")
+    print(f"baseline seed loop, {args.steps} steps:          {base:7.0f} MiB")
     print(f"denoiser-tui train --max-steps {args.steps} {' '.join(args.extra)}: {ours:7.0f} MiB")
     print(f"ratio ours / baseline: {ours / base:.2f}x; target {LIMIT_MIB} MiB: "
           f"{'met' if ours <= LIMIT_MIB else 'missed'}")
