@@ -58,7 +58,7 @@ def percentiles(values: list[float]) -> str:
 
 
 async def measure(data_dir: Path, runs_root: Path, seconds: float, batch_size: int) -> tuple[list, list, dict]:
-    app = DenoiserApp(data_dir=data_dir, runs_root=runs_root, warm_imports=False,
+    app = DenoiserApp(data_dir=data_dir, runs_root=runs_root, warm_imports=False, start_mode="training",
                       train_overrides={"epochs": 1000, "batch_size": batch_size, "device": "cpu"})
     lags: list[float] = []
     key_latencies: list[float] = []
