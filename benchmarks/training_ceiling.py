@@ -8,7 +8,8 @@ machine multiplies matrices. So this prints, in one run:
   in fp32 and, where the CPU has it natively, bf16;
 - each model's training FLOPs per image (forward and backward, counted by torch's FlopCounterMode);
 - the seed's loop and the default run in images/s (the loops of ``train_throughput.py``, alternated),
-  the GFLOP/s each reaches and its share of the ceiling;
+  the GFLOP/s each reaches and its share of the ceiling, and the seed's model stepping on one synthetic
+  batch (what its DataLoader costs);
 - the most any run of each model could reach against the seed's loop (at 100 % of the ceiling), and the
   FLOPs per image a model may spend to be ``--goal`` times the seed's loop;
 - with ``--widths``, the original recipe's model at other widths: FLOPs and images/s of its training
@@ -152,6 +153,10 @@ def main() -> None:
         return f"{rate:6.0f} images/s = {gflops:5.0f} GFLOP/s, {gflops / ceiling[precision]:4.0%} of the {precision} ceiling"
 
     print(f"seed loop (fp32):          {achieved(seed_rate, seed_flops, 'fp32')}")
+    torch.set_num_threads(threads)
+    bare = model_step_rate(RECIPES["seed"].model, args.batch_size, bf16=False, channels_last=False)
+    print(f"seed model, bare step (no DataLoader): {bare:6.0f} images/s; the seed loop runs at "
+          f"{seed_rate / bare:.0%} of it")
     print(f"default run ({line}): {achieved(ours_rate, ours_flops, ours_precision)}")
     print(f"default run / seed loop: {ours_rate / seed_rate:.2f}x")
     for precision, rate in ceiling.items():

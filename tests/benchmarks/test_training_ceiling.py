@@ -29,6 +29,7 @@ def test_prints_ceiling_flops_rates_and_widths(tiny_data_dir):
     flops = re.search(r"seed model ([\d.]+) M, original model ([\d.]+) M", out)
     assert flops and float(flops[2]) > float(flops[1]) > 0, out  # the original adds FiLM and a wider skip input
     assert "default run (bf16 forced off (--no-bf16)" in out
+    assert re.search(r"seed model, bare step \(no DataLoader\): +\d+ images/s; the seed loop runs at \d+% of it", out), out
     assert re.search(r"at 100 % of the fp32 ceiling: .* 4x allows +[\d.]+ M FLOPs per image", out), out
     assert re.search(r"widths \(8, 8, 8\): +[\d.]+ M FLOPs per image, bare step +\d+ images/s \(fp32\)", out), out
 
