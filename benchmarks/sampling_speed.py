@@ -1,11 +1,12 @@
 """Sampling speed: one 10-step trajectory of one digit, and the ten-digit preview, against the old path.
 
-For each shipped model (its default sampler: ``original`` on denoiser-original.pt, ``heun`` on
-denoiser-edm.pt) and the variants given, times ``tui_denoiser.core.sampling.sample`` run to the end
-(every frame copied to the CPU, as the app does) against the path before the speed work: the same
-sampler maths on the model as loaded (default memory layout), re-implemented here and checked to give
-the same images. Baseline and ours alternate, repeat after repeat, so load from other processes falls
-on both alike; medians are reported with their ratio.
+For each shipped model (``euler`` on denoiser-original.pt, ``heun`` on denoiser-edm.pt: the samplers the
+old path had, unguided, 10 steps) and the variants given, times ``tui_denoiser.core.sampling.sample``
+run to the end (every frame copied to the CPU, as the app does) against the path before the speed work:
+the same sampler maths on the model as loaded (default memory layout), re-implemented here and checked
+to give the same images. The models' own default samplers (guided ``dpm2m-churn``) had no such old path;
+``sampling_budget.py`` times them. Baseline and ours alternate, repeat after repeat, so load from other
+processes falls on both alike; medians are reported with their ratio.
 
     python benchmarks/sampling_speed.py [--threads N] [--baseline-threads N] [--repeats 15]
 
@@ -81,12 +82,12 @@ def main() -> None:
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"cpu: ours at {threads} torch threads, baseline at {base_threads}; torch {torch.__version__}; "
           f"load average {load}; median of {args.repeats}")
-    cases = [("denoiser-original.pt", None), ("denoiser-edm.pt", None)]
+    cases = [("denoiser-original.pt", "euler"), ("denoiser-edm.pt", "heun")]
     cases += [("denoiser-edm.pt", v) for v in args.variants.split(",") if v]
     print(f"{'model':22} {'sampler':10} {'digits':>6} {'baseline ms':>12} {'ours ms':>9} {'ratio':>7} {'target':>8}")
     for name, sampler in cases:
         loaded = load_model(ASSETS / name)
-        sampling = resolve_sampling(loaded.sampling, sampler=sampler, steps=10)
+        sampling = resolve_sampling(loaded.sampling, sampler=sampler, steps=10, guidance=1.0)
         sampler, steps = sampling.sampler, sampling.steps
         # The baseline runs the default layout; load_model prepares ours (channels-last on a CPU).
         base_model = copy.deepcopy(loaded.model).to(memory_format=torch.contiguous_format)
