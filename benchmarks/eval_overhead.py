@@ -2,7 +2,7 @@
 
 The default budget evaluates once per epoch (``eval_per_digit`` 50: 500 samples) plus once at the end of
 a run, so one epoch of training with its one evaluation is the unit that matters. Each round trains the
-original recipe (CPU fast path: bf16 + channels-last, as ``denoiser-tui train`` picks on a CPU) for
+original recipe (at the precision core/precision.py chooses for this machine, as ``denoiser-tui train`` does) for
 ``--steps`` optimizer steps (default: one MNIST epoch, 469 steps at batch 128) with the evaluation off,
 then on, in alternating order, and prints the wall time and the process's CPU time of each run, the
 evaluation's own seconds, the medians and the extra time in per cent. On a machine shared with other
@@ -11,7 +11,7 @@ fitting the real digits) is counted inside every "on" run, as if a run were a si
 a 30-epoch run pays it once).
 
     python benchmarks/eval_overhead.py --data-dir DATA [--steps 469] [--per-digit 50] [--rounds 1]
-        [--device cpu|cuda] [--threads N]
+        [--device cpu|cuda] [--threads N] [--bf16|--no-bf16]
 
 With ``--steps`` below an epoch it also prints the overhead extrapolated to a full epoch (eval seconds
 over the measured seconds per training step times the steps of an epoch). Needs MNIST in DATA/MNIST/raw.
@@ -32,6 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui_denoiser.core.data import load_split  # noqa: E402
+from tui_denoiser.core.precision import choose_for_training  # noqa: E402
 from tui_denoiser.core.recipes import RECIPES  # noqa: E402
 from tui_denoiser.core.runs import events as ev  # noqa: E402
 from tui_denoiser.core.training import Trainer  # noqa: E402
@@ -63,20 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--recipe", default="original", choices=sorted(RECIPES))
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                        help="force bf16 on or off (default: what train chooses on this machine)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     recipe = RECIPES[args.recipe]
-    fast = args.device == "cpu"
-    cfg = recipe.train.replace(device=args.device, bf16=fast or recipe.train.bf16, channels_last=fast, seed=0,
-                               epochs=1, eval_per_digit=args.per_digit)
+    cfg = recipe.train.replace(device=args.device, seed=0, epochs=1, eval_per_digit=args.per_digit)
+    cfg, choice = choose_for_training(recipe.model, cfg, args.bf16, None)
     device = torch.device("cuda" if args.device == "cuda" else "cpu")
     data = (*load_split("mnist", Path(args.data_dir), train=True, device=device),
             *load_split("mnist", Path(args.data_dir), train=False, device=device))
     steps_per_epoch = math.ceil(data[0].shape[0] / cfg.batch_size)
     steps = args.steps or steps_per_epoch
-    print(f"{args.recipe} recipe on {args.device} ({torch.get_num_threads()} threads), {steps} steps a run "
-          f"(an epoch is {steps_per_epoch}), eval {args.per_digit} a digit at the run's end", flush=True)
+    print(f"{args.recipe} recipe on {args.device} ({torch.get_num_threads()} threads; {choice.line}), {steps} steps "
+          f"a run (an epoch is {steps_per_epoch}), eval {args.per_digit} a digit at the run's end", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         one_run(data, cfg, recipe.model, min(steps, 20), root, eval_on=True)  # warm-up: allocator, classifier
