@@ -7,15 +7,14 @@ script still measures what its docstring says is checked.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from helpers.processes import REPO, run_benchmark
+
+BENCHMARKS = REPO / "benchmarks"
 
 # (script and arguments, patterns its output must hold); DATA is the tiny IDX folder.
 CASES = {
@@ -55,11 +54,7 @@ CASES = {
 def test_benchmark_runs_and_prints_its_figures(name, tiny_data_dir, tmp_path):
     args, patterns = CASES[name]
     args = [str(tiny_data_dir) if a == "DATA" else a for a in args]
-    env = {**os.environ, "DENOISER_TUI_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
-           "DENOISER_TUI_HOME": str(tmp_path / "home")}
-    env.pop("BENCH_TO_STDERR", None)
-    proc = subprocess.run([sys.executable, str(BENCHMARKS / args[0]), *args[1:]], capture_output=True,
-                          text=True, timeout=300, env=env, cwd=tmp_path)
+    proc = run_benchmark(*args, home=tmp_path / "home", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for pattern in patterns:
         assert re.search(pattern, proc.stdout), f"{pattern!r} not in:\n{proc.stdout}"

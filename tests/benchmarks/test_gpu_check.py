@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
+from helpers.processes import run_benchmark
 
 
-def run_check(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DENOISER_TUI_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300,
-                          env=env)
+def run_check(*args: str):
+    return run_benchmark("gpu_check.py", *args)
 
 
 @pytest.mark.slow  # about 10 s on 2 busy cores

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "precision.py"
+from helpers.processes import run_benchmark
 
 
 @pytest.mark.slow  # about 15 s on 2 busy cores
 def test_prints_every_variant_and_a_verdict(tmp_path):
-    env = {**os.environ, "DENOISER_TUI_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "DENOISER_TUI_HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--recipe", "seed", "--steps", "1",
-                           "--warmup", "1", "--rounds", "1", "--batch-size", "16"],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = run_benchmark("precision.py", "--device", "cpu", "--recipe", "seed", "--steps", "1", "--warmup", "1",
+                         "--rounds", "1", "--batch-size", "16", home=tmp_path)
     assert proc.returncode in (0, 1), proc.stderr[-2000:]  # 1: the default read slower (noise at one step)
     out = proc.stdout
     assert out.startswith("recipe seed; device: cpu"), out

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "training_ceiling.py"
+from helpers.processes import run_benchmark
 
 
-def run_ceiling(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DENOISER_TUI_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300,
-                          env=env)
+def run_ceiling(*args: str):
+    return run_benchmark("training_ceiling.py", *args)
 
 
 @pytest.mark.slow  # about 20 s on 2 busy cores

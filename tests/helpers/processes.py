@@ -19,6 +19,17 @@ def child_env(home: Path) -> dict[str, str]:
     return env
 
 
+def run_benchmark(script: str, *args: str, home: Path | None = None, cwd: Path | None = None,
+                  timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python benchmarks/<script> ARGS`` on the CPU with one torch thread, its output captured."""
+    env = {**os.environ, "DENOISER_TUI_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    env.pop("BENCH_TO_STDERR", None)
+    if home is not None:
+        env["DENOISER_TUI_HOME"] = str(home)
+    return subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=cwd)
+
+
 def start_train(args: list[str], home: Path, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tui_denoiser", "train", *args], cwd=REPO,
                             env=child_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
