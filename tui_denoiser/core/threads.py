@@ -103,12 +103,3 @@ def cpu_threads(refresh: bool = False) -> int:
     _THREADS_SET = threads
     return threads
 
-
-def reserve_cores(count: int = 1) -> int:
-    """Keep ``count`` cores free of torch's CPU threads for the caller's own work, and return the new
-    thread count. The app calls it before CPU training so that its event loop (keys, painting) is never
-    starved; :func:`cpu_threads` then works under this as its ceiling."""
-    cores = os.cpu_count() or 1
-    if cores > count and torch.get_num_threads() > cores - count:
-        torch.set_num_threads(cores - count)
-    return torch.get_num_threads()

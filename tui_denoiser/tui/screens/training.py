@@ -285,10 +285,10 @@ class TrainingScreen(InsightScreen):
                precision: tuple[bool | None, bool | None] = (None, None)) -> Any:
         """Runs in a thread: imports torch here (not at app start) and only posts messages."""
         try:
-            from tui_denoiser.core.threads import reserve_cores
             from tui_denoiser.core.training import Trainer
 
-            reserve_cores(1)  # CPU training would otherwise starve the event loop (keys, painting)
+            # Threads: the trainer's policy, as in `train` (every free core; the event loop keeps up:
+            # benchmarks/ui_responsiveness.py).
             train_config = self._choose_precision(model_config, train_config, run_dir, resume, token, precision)
 
             def report(event: TrainEvent) -> None:
