@@ -5,8 +5,6 @@ the launcher. Faked capabilities and probe timings (tests/cli/conftest.py): no r
 from __future__ import annotations
 
 import platform
-import subprocess
-import sys
 
 import pytest
 
@@ -16,7 +14,7 @@ from tui_denoiser.core.checkpoint import load_checkpoint
 from tui_denoiser.core.precision import Capabilities
 from tui_denoiser.core.training import distributed
 
-from helpers.processes import child_env
+from helpers.processes import start_train
 
 AVX2_CPU = Capabilities("cpu", False, "test CPU", 2, ("avx2",))
 BF16_CPU = Capabilities("cpu", True, "test CPU", 2, ("avx2", "avx512_bf16"))
@@ -113,10 +111,10 @@ def test_nproc_decides_once_in_the_launcher_and_hands_the_flags_on(tmp_path, tin
 def test_a_real_cpu_capped_at_avx2_trains_in_fp32(tmp_path, tiny_data_dir):
     """Nothing faked: oneDNN capped at AVX2 (no native bf16, as on the plain AVX2 CPU where bf16 ran 10x
     slower) makes the real detection and probe choose fp32, on any x86 CPU, bf16-capable or not."""
-    env = {**child_env(tmp_path / "home"), "ONEDNN_MAX_CPU_ISA": "AVX2", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, "-m", "tui_denoiser", *_train(tmp_path / "run", tiny_data_dir)],
-                          capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    precision_line = next(line for line in proc.stderr.splitlines() if line.startswith("precision: bf16"))
-    assert precision_line.startswith("precision: bf16 off: this CPU has no native bf16; channels-last "), proc.stderr
+    proc = start_train(_train(tmp_path / "run", tiny_data_dir)[1:], tmp_path / "home",
+                       extra_env={"ONEDNN_MAX_CPU_ISA": "AVX2", "CUDA_VISIBLE_DEVICES": ""})
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    precision_line = next(line for line in err.splitlines() if line.startswith("precision: bf16"))
+    assert precision_line.startswith("precision: bf16 off: this CPU has no native bf16; channels-last "), err
     assert _saved(tmp_path / "run")[0] is False

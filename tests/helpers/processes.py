@@ -30,9 +30,10 @@ def run_benchmark(script: str, *args: str, home: Path | None = None, cwd: Path |
                           text=True, timeout=timeout, env=env, cwd=cwd)
 
 
-def start_train(args: list[str], home: Path, **kw) -> subprocess.Popen:
+def start_train(args: list[str], home: Path, extra_env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tui_denoiser", "train", *args], cwd=REPO,
-                            env=child_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            env={**child_env(home), **(extra_env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
 
 
 def read_events(run_dir: Path) -> list[dict]:
